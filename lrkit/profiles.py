@@ -1,0 +1,63 @@
+"""Run profiles: how much data, how many iterations, seeds and epochs a lesson uses.
+
+``ci`` keeps every notebook to about a minute on two CPU cores, ``cpu`` shows each
+effect clearly within minutes, ``gpu`` uses full datasets and bigger models.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from typing import Literal
+
+__all__ = ["Profile", "PROFILES", "ProfileName", "resolve_profile"]
+
+ProfileName = Literal["ci", "cpu", "gpu"]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The sizes a lesson reads instead of hard-coding them."""
+
+    name: str
+    n_train: int  # training images per dataset (stratified subset)
+    n_valid: int
+    num_it: int  # iterations of an LR range test
+    seeds: tuple[int, ...]  # seeds for multi-seed runs
+    epochs: int  # epochs of a comparison fit
+    batch_sizes: tuple[int, ...]  # batch-size sweeps
+    description: str
+
+    def with_(self, **changes) -> "Profile":
+        """A copy with some fields changed, e.g. ``profile.with_(epochs=1)``."""
+        return replace(self, **changes)
+
+
+PROFILES: dict[str, Profile] = {
+    "ci": Profile(
+        name="ci", n_train=1200, n_valid=300, num_it=60, seeds=(0, 1), epochs=2,
+        batch_sizes=(64, 32, 16, 8, 4),
+        description="tiny: each notebook runs in about a minute on 2 CPU cores",
+    ),
+    "cpu": Profile(
+        name="cpu", n_train=4800, n_valid=1200, num_it=100, seeds=(0, 1, 2), epochs=3,
+        batch_sizes=(64, 32, 16, 8, 4),
+        description="default without a GPU: each effect shown clearly within minutes",
+    ),
+    "gpu": Profile(
+        name="gpu", n_train=60000, n_valid=10000, num_it=200, seeds=(0, 1, 2, 3, 4), epochs=8,
+        batch_sizes=(64, 32, 16, 8, 4),
+        description="default with CUDA: full datasets, more seeds and epochs",
+    ),
+}
+
+
+def resolve_profile(name: str | None = None, *, cuda: bool = False) -> Profile:
+    """Pick a profile: ``name``, else ``$LRKIT_PROFILE``, else ``gpu`` with CUDA and ``cpu`` without."""
+    chosen = name or os.environ.get("LRKIT_PROFILE") or ("gpu" if cuda else "cpu")
+    try:
+        return PROFILES[chosen.strip().lower()]
+    except KeyError:
+        raise ValueError(
+            f"Unknown lrkit profile {chosen!r}; expected one of {sorted(PROFILES)}. "
+            "Set LRKIT_PROFILE to one of them or pass profile=... to lrkit.setup()."
+        ) from None

@@ -1,0 +1,167 @@
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from lrkit import assets
+from lrkit.assets import DatasetMissingError, read_numpy_pickle
+from lrkit.data import ANIMAL_CLASSES, cifar10, dataloaders, imagenette, load_arrays, pets
+
+
+@pytest.mark.parametrize("name,shape,n_classes", [
+    ("digits", (8, 8), 10), ("cats_dogs", (28, 28), 2), ("animals", (28, 28), 10), ("fashion_mnist", (28, 28), 10),
+])
+def test_arrays_have_shapes_labels_and_balanced_classes(name, shape, n_classes):
+    d = load_arrays(name, n_train=200, n_valid=60, seed=0)
+    assert d.x_train.shape == (200, *shape) and d.x_valid.shape == (60, *shape)
+    assert d.x_train.dtype == np.uint8 and d.y_train.dtype == np.int64
+    assert len(d.classes) == n_classes
+    assert set(np.unique(d.y_train)) == set(range(n_classes))
+    counts = np.bincount(d.y_train, minlength=n_classes)
+    assert counts.max() - counts.min() <= 1  # a balanced subset
+
+
+def test_full_sizes_match_the_sources():
+    assert len(load_arrays("fashion_mnist").y_train) == 60_000
+    cd = load_arrays("cats_dogs")
+    # 1,000 of each less exact duplicates, split 80/20 per class
+    assert len(cd.y_train) + len(cd.y_valid) == 992 + 997 and cd.classes == ("cat", "dog")
+    assert np.bincount(cd.y_valid).tolist() == [198, 199]
+
+
+def test_cats_dogs_is_the_cat_and_dog_part_of_the_animals():
+    animals, cd = load_arrays("animals"), load_arrays("cats_dogs")
+    all_x = np.concatenate([animals.x_train, animals.x_valid])
+    all_y = np.concatenate([animals.y_train, animals.y_valid])
+    dogs = all_x[all_y == ANIMAL_CLASSES.index("dog")]
+    cd_dogs = np.concatenate([cd.x_train[cd.y_train == 1], cd.x_valid[cd.y_valid == 1]])
+    assert sorted(map(bytes, dogs)) == sorted(map(bytes, cd_dogs))
+
+
+def test_subsets_are_deterministic_per_seed():
+    a, b, c = (load_arrays("animals", n_train=100, n_valid=20, seed=s) for s in (3, 3, 4))
+    assert np.array_equal(a.x_train, b.x_train) and np.array_equal(a.y_valid, b.y_valid)
+    assert not np.array_equal(a.x_train, c.x_train)
+
+
+def test_train_and_valid_do_not_overlap():
+    d = load_arrays("cats_dogs")
+    assert not set(map(bytes, d.x_train)) & set(map(bytes, d.x_valid))
+
+
+def test_dataloaders_hold_tensors_and_batch_them():
+    dls = dataloaders("digits", bs=16, n_train=160, n_valid=40, seed=0, device="cpu")
+    xb, yb = dls.one_batch()
+    assert xb.shape == (16, 1, 8, 8) and xb.dtype == torch.float32 and yb.shape == (16,)
+    assert dls.c == 10 and len(dls.train) == 10
+    assert abs(float(dls.train.dataset.x.mean())) < 1e-4  # normalised with the training statistics
+    seen = torch.cat([y for _, y in dls.train])
+    assert len(seen) == 160 and torch.equal(seen.sort().values, dls.train.dataset.y.sort().values)
+    assert sum(len(y) for _, y in dls.valid) == 40
+
+
+def test_shuffle_order_follows_the_seed():
+    def first_labels(seed):
+        return dataloaders("digits", bs=8, n_train=80, n_valid=20, seed=seed, device="cpu").one_batch()[1]
+
+    assert torch.equal(first_labels(1), first_labels(1))
+    assert not torch.equal(first_labels(1), first_labels(2))
+
+
+def test_profile_sets_the_sizes():
+    from lrkit.profiles import PROFILES
+
+    dls = dataloaders("cats_dogs", bs=32, profile=PROFILES["ci"], device="cpu")
+    assert len(dls.train.dataset) == PROFILES["ci"].n_train and len(dls.valid.dataset) == PROFILES["ci"].n_valid
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"name": "mnist"}, "Unknown dataset 'mnist'"),
+    ({"name": "digits", "bs": 0}, "positive integer batch size, got 0"),
+    ({"name": "digits", "n_train": -5}, "positive number of items, got -5"),
+])
+def test_bad_arguments_say_what_was_expected(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        dataloaders(device="cpu", **kwargs)
+
+
+def test_missing_fashion_mnist_names_what_where_and_how(tmp_path, monkeypatch):
+    monkeypatch.setenv("LRKIT_DATA", str(tmp_path / "empty"))
+    monkeypatch.setattr(assets, "FASHION_SYSTEM_DIR", tmp_path / "no-system-copy")
+    with pytest.raises(DatasetMissingError) as err:
+        load_arrays("fashion_mnist")
+    msg = str(err.value)
+    assert "Fashion-MNIST not found" in msg and str(tmp_path / "empty") in msg and "python -m lrkit fetch" in msg
+
+
+def test_fetch_is_idempotent_and_reuses_the_cache():
+    before = assets.fashion_mnist_dir()
+    assert assets.fetch_fashion_mnist(before) == before
+
+
+def test_restricted_unpickler_refuses_anything_but_arrays(tmp_path):
+    import gzip
+    import hashlib
+
+    evil = tmp_path / "evil.gz"
+    with gzip.open(evil, "wb") as f:
+        pickle.dump(print, f)  # a reference to a callable, as an attack would use
+    digest = hashlib.sha256(evil.read_bytes()).hexdigest()
+    with pytest.raises(pickle.UnpicklingError, match="only numpy arrays"):
+        read_numpy_pickle(evil, digest)
+    with pytest.raises(ValueError, match="refusing to unpickle"):
+        read_numpy_pickle(evil, "0" * 64)
+
+
+# --- online datasets: the real code paths, on local folders in the same layouts -----------------
+
+
+def _write_images(folder, names, images):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, img in zip(names, images):
+        Image.fromarray(img).convert("RGB").save(folder / name)
+
+
+@pytest.fixture(scope="module")
+def silhouettes():
+    return load_arrays("animals", n_train=200, n_valid=40, seed=0)
+
+
+def test_pets_layout_labels_cats_by_capital_letter(tmp_path, silhouettes):
+    d = silhouettes
+    cats = d.x_train[d.y_train == ANIMAL_CLASSES.index("cat")][:12]
+    dogs = d.x_train[d.y_train == ANIMAL_CLASSES.index("dog")][:12]
+    _write_images(tmp_path / "images", [f"Abyssinian_{i}.jpg" for i in range(12)], cats)
+    _write_images(tmp_path / "images", [f"beagle_{i}.jpg" for i in range(12)], dogs)
+    dls = pets(path=tmp_path, size=32, bs=4, seed=0, device="cpu")
+    assert list(dls.vocab) == [False, True]
+    assert len(dls.train_ds) + len(dls.valid_ds) == 24
+    labels = {p.name: bool(y) for p, y in zip(dls.train_ds.items, (int(t[1]) for t in dls.train_ds))}
+    assert all(v == k[0].isupper() for k, v in labels.items())
+    xb, yb = dls.one_batch()
+    assert xb.shape == (4, 3, 32, 32)
+
+
+@pytest.mark.parametrize("loader,train,valid", [(cifar10, "train", "test"), (imagenette, "train", "val")])
+def test_folder_layouts_split_by_folder(tmp_path, silhouettes, loader, train, valid):
+    d = silhouettes
+    for split, n in ((train, 6), (valid, 3)):
+        for c in ("cat", "dog"):
+            imgs = d.x_train[d.y_train == ANIMAL_CLASSES.index(c)][:n]
+            _write_images(tmp_path / split / c, [f"{c}_{i}.png" for i in range(n)], imgs)
+    dls = loader(path=tmp_path, size=24, bs=4, device="cpu")
+    assert list(dls.vocab) == ["cat", "dog"]
+    assert (len(dls.train_ds), len(dls.valid_ds)) == (12, 6)
+    assert dls.one_batch()[0].shape == (4, 3, 24, 24)
+
+
+def test_online_dataset_without_network_says_what_to_do():
+    with pytest.raises(DatasetMissingError, match="needs internet once"):
+        pets(url="http://127.0.0.1:9/oxford-iiit-pet.tgz")
+
+
+def test_local_folder_that_does_not_exist(tmp_path):
+    with pytest.raises(DatasetMissingError, match="does not exist"):
+        cifar10(path=tmp_path / "nothing")

@@ -16,7 +16,7 @@ import copy
 import json
 import math
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Iterable, Iterator, Literal, Sequence
 
 import torch
@@ -25,7 +25,7 @@ from torch import nn
 from .suggestions import CurveTooShortError, Method, suggest
 
 __all__ = ["FinderSettings", "FinderResult", "StopReason", "exp_schedule", "find_lr", "find_lr_torch",
-           "preserved_state", "result_from_curve"]
+           "preserved_state", "result_from_curve", "resmooth", "smooth"]
 
 StopReason = Literal["num_it", "diverged", "nan"]
 ALL_METHODS: tuple[Method, ...] = ("valley", "slide", "minimum", "steep")
@@ -109,6 +109,26 @@ def result_from_curve(lrs: Sequence[float], losses: Sequence[float], raw_losses:
                         stop_reason, settings, suggestions, marks, tuple(notes), **meta)
 
 
+def smooth(raw_losses: Sequence[float], beta: float) -> list[float]:
+    """Bias-corrected exponential moving average, in float32 as fastai's ``AvgSmoothLoss``."""
+    avg, out = torch.tensor(0.0), []
+    for i, loss in enumerate(raw_losses, start=1):
+        avg = torch.lerp(torch.tensor(float(loss)), avg, beta)
+        out.append(float(avg / (1 - beta ** i)))
+    return out
+
+
+def resmooth(result: FinderResult, beta: float) -> FinderResult:
+    """The same run seen with another smoothing: no retraining, new suggestions.
+
+    The points recorded stay the same (where the run stopped was decided with the original beta).
+    """
+    settings = replace(result.settings, beta=beta)
+    return result_from_curve(result.lrs, smooth(result.raw_losses, beta), result.raw_losses, result.stop_reason,
+                             settings, tuple(result.suggestions) or ALL_METHODS, batch_size=result.batch_size,
+                             seed=result.seed, label=result.label)
+
+
 @contextmanager
 def preserved_state(model: nn.Module, optimizer) -> Iterator[None]:
     """Snapshot weights, buffers, gradients, train/eval mode and optimizer state in memory,
@@ -130,15 +150,26 @@ def preserved_state(model: nn.Module, optimizer) -> Iterator[None]:
 
 def _range_test(model: nn.Module, batches: Callable[[], Iterable], step: Callable, set_lr: Callable[[float], None],
                 settings: FinderSettings, progress: bool) -> tuple[list, list, list, StopReason]:
-    """The loop itself: set the LR, take a step, smooth the loss, decide whether to stop."""
+    """Run the test in train mode, with a progress bar that is closed however the loop ends."""
     from fastprogress.fastprogress import progress_bar
 
     s = settings
     schedule = exp_schedule(s.start_lr, s.end_lr, s.num_it)
+    bar = progress_bar(range(s.num_it), leave=False) if progress else None
+    if bar is not None:
+        bar.update(0)
+    model.train()
+    try:
+        return _loop(batches, step, set_lr, s, schedule, bar)
+    finally:
+        if bar is not None:
+            bar.on_iter_end()
+
+
+def _loop(batches, step, set_lr, s: FinderSettings, schedule, bar) -> tuple[list, list, list, StopReason]:
+    """Set the LR, take a step, smooth the loss, decide whether to stop."""
     lrs, losses, raw = [], [], []
     avg, best = torch.tensor(0.0), float("inf")  # float32 on the CPU, exactly as fastai's AvgSmoothLoss
-    bar = progress_bar(range(s.num_it), leave=False) if progress else None
-    model.train()
     while True:
         for batch in batches():  # a new epoch (reshuffled) when the loader runs out
             lr = schedule[len(lrs)]
@@ -146,10 +177,12 @@ def _range_test(model: nn.Module, batches: Callable[[], Iterable], step: Callabl
             loss = step(batch).detach().mean().cpu()
             avg = torch.lerp(loss, avg, s.beta)
             smooth = avg / (1 - s.beta ** (len(lrs) + 1))
-            lrs.append(lr), losses.append(float(smooth)), raw.append(float(loss))
+            lrs.append(lr)
+            losses.append(float(smooth))
+            raw.append(float(loss))
             if bar is not None:
-                bar.update(len(lrs))
                 bar.comment = f"lr {lr:.1e}  loss {float(smooth):.3f}"
+                bar.update(len(lrs))
             if not math.isfinite(float(smooth)):
                 return lrs, losses, raw, "nan"
             if smooth < best:

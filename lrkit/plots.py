@@ -1,0 +1,104 @@
+"""Plots of range tests and training runs. Each takes ``ax=None``, draws, and returns the Axes."""
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+
+from .finder import FinderResult
+from .multiseed import SeedSpread
+from .training import FitResult
+
+__all__ = ["plot_lr_schedule", "plot_lr_find", "plot_seed_spread", "plot_fit_histories", "SUGGESTION_COLORS"]
+
+SUGGESTION_COLORS = {"valley": "tab:orange", "slide": "tab:green", "minimum": "tab:red", "steep": "tab:purple"}
+
+
+def _ax(ax: Axes | None) -> Axes:
+    return ax if ax is not None else plt.figure().add_subplot()
+
+
+def plot_lr_schedule(result: FinderResult, ax: Axes | None = None) -> Axes:
+    """The LR at each iteration of the range test (log scale: a straight line)."""
+    ax = _ax(ax)
+    ax.plot(np.arange(len(result.lrs)), result.lrs)
+    ax.set(yscale="log", xlabel="iteration", ylabel="learning rate",
+           title=f"LR grows from {result.settings.start_lr:g} to {result.settings.end_lr:g}")
+    if result.stop_reason != "num_it":
+        ax.axvline(len(result.lrs) - 1, color="tab:red", ls=":", label=f"stopped: {result.stop_reason}")
+        ax.legend()
+    return ax
+
+
+def plot_lr_find(result: FinderResult, ax: Axes | None = None, *, methods: Iterable[str] | None = None,
+                 skip_end: int = 5, show_raw: bool = False, label: str | None = None, color=None) -> Axes:
+    """Smoothed loss against LR (log x), with the suggestions marked, as fastai's ``plot_lr_find``."""
+    ax = _ax(ax)
+    end = len(result.lrs) - skip_end if skip_end else len(result.lrs)
+    lrs = result.lrs[:end]
+    if show_raw:
+        ax.plot(lrs, result.raw_losses[:end], color="0.75", lw=0.8, label="raw loss")
+    ax.plot(lrs, result.losses[:end], color=color, label=label if label is not None else "smoothed loss")
+    for m in (result.suggestions if methods is None else methods):
+        if result.suggestions.get(m) is None:
+            continue
+        mark_lr, mark_loss = result.marks[m]
+        ax.plot(mark_lr, mark_loss, "o", color=SUGGESTION_COLORS.get(m), ms=7,
+                label=f"{m}: {result.suggestions[m]:.2e}")
+    ax.set(xscale="log", xlabel="learning rate (log scale)", ylabel="loss")
+    _limit_y(ax, result.losses[:end])
+    ax.legend(loc="upper left")
+    return ax
+
+
+def _limit_y(ax: Axes, losses: Sequence[float]) -> None:
+    """Keep the interesting part in view when the loss explodes at the end."""
+    finite = np.asarray([l for l in losses if np.isfinite(l)])
+    if len(finite):
+        lo, start = finite.min(), finite[: max(1, len(finite) // 10)].mean()
+        ax.set_ylim(lo - 0.1 * (start - lo + 1e-3), max(start, lo) + 0.6 * (start - lo + 1e-3))
+
+
+def plot_seed_spread(spread: SeedSpread, ax: Axes | None = None, *, method: str = "valley",
+                     skip_end: int = 5) -> Axes:
+    """Each seed's curve faintly, the median and the 25-75% band, and every seed's suggestion."""
+    ax = _ax(ax)
+    for r in spread.results:
+        ax.plot(r.lrs[:-skip_end or None], r.losses[:-skip_end or None], color="0.7", lw=0.8)
+    end = len(spread.lrs) - skip_end
+    lrs = np.asarray(spread.lrs[:end])
+    ax.fill_between(lrs, spread.low[:end], spread.high[:end], color="tab:blue", alpha=0.25, label="25-75% of seeds")
+    ax.plot(lrs, spread.median[:end], color="tab:blue", lw=2, label=f"median of {len(spread.results)} seeds")
+    values = spread.suggestions(method)
+    for i, v in enumerate(values):
+        ax.axvline(v, color=SUGGESTION_COLORS.get(method, "k"), lw=1, alpha=0.7,
+                   label=f"{method} per seed" if i == 0 else None)
+    ax.set(xscale="log", xlabel="learning rate (log scale)", ylabel="smoothed loss")
+    _limit_y(ax, [m for m in spread.median[:end]])
+    ax.legend(loc="upper left")
+    return ax
+
+
+def plot_fit_histories(results: Sequence[FitResult], metric: str = "accuracy", ax: Axes | None = None, *,
+                       chance: float | None = None) -> Axes:
+    """One line per run of ``metric`` ('accuracy', 'valid_loss' or 'train_loss') per epoch."""
+    if metric not in ("accuracy", "valid_loss", "train_loss"):
+        raise ValueError(f"Expected metric 'accuracy', 'valid_loss' or 'train_loss', got {metric!r}")
+    ax = _ax(ax)
+    for r in results:
+        values = np.asarray(getattr(r, metric), dtype=float)
+        epochs = np.arange(1, len(values) + 1)
+        ax.plot(epochs, values, "o-", label=r.label + (" (diverged)" if r.diverged else ""))
+    if chance is not None and metric == "accuracy":
+        ax.axhline(chance, color="0.4", ls="--", lw=1, label="chance")
+    if metric != "accuracy":
+        finite = [v for r in results for v in getattr(r, metric) if np.isfinite(v)]
+        if finite and max(finite) > 20 * min(finite):
+            ax.set_yscale("log")
+    ax.set(xlabel="epoch", ylabel=metric.replace("_", " "))
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend()
+    return ax

@@ -266,3 +266,23 @@ def find_lr_torch(model: nn.Module, optimizer: torch.optim.Optimizer, loss_func:
         lrs, losses, raw, reason = _range_test(model, lambda: iter(loader), step, set_lr, s, progress)
     return result_from_curve(lrs, losses, raw, reason, s, methods, batch_size=getattr(loader, "batch_size", None),
                              seed=seed, label=label)
+
+
+def fastai_lr_find(learn, *, settings: FinderSettings | None = None, **overrides) -> FinderResult:
+    """fastai's own ``learn.lr_find()`` with all four suggestions, packaged like :func:`find_lr`'s
+    result so the two can be compared side by side. fastai saves and reloads the model under
+    ``learn.path/models``: build the learner with a path outside the repository."""
+    from fastai.callback.schedule import minimum, slide, steep, valley
+
+    s = _settings(settings, **overrides)
+    if s.beta != 0.98 or s.div_factor != 4.0:
+        raise ValueError(f"fastai's lr_find has beta 0.98 and div_factor 4 built in; got {s.beta} and {s.div_factor}")
+    with learn.no_logging():
+        sugg = learn.lr_find(start_lr=s.start_lr, end_lr=s.end_lr, num_it=s.num_it, stop_div=s.stop_div,
+                             show_plot=False, suggest_funcs=(valley, slide, minimum, steep))
+    rec = learn.recorder
+    losses = [float(l) for l in rec.losses]
+    reason: StopReason = "num_it" if len(losses) >= s.num_it else "diverged"
+    result = result_from_curve(rec.lrs, losses, [float("nan")] * len(losses), reason, s,
+                               batch_size=learn.dls.train.bs, label="fastai lr_find")
+    return replace(result, suggestions=dict(sugg._asdict()))

@@ -49,7 +49,7 @@ def plot_lr_find(result: FinderResult, ax: Axes | None = None, *, methods: Itera
                 label=f"{m}: {result.suggestions[m]:.2e}")
     ax.set(xscale="log", xlabel="learning rate (log scale)", ylabel="loss")
     _limit_y(ax, result.losses[:end])
-    ax.legend(loc="upper left")
+    ax.legend(loc="lower left")
     return ax
 
 
@@ -76,8 +76,8 @@ def plot_seed_spread(spread: SeedSpread, ax: Axes | None = None, *, method: str 
         ax.axvline(v, color=SUGGESTION_COLORS.get(method, "k"), lw=1, alpha=0.7,
                    label=f"{method} per seed" if i == 0 else None)
     ax.set(xscale="log", xlabel="learning rate (log scale)", ylabel="smoothed loss")
-    _limit_y(ax, [m for m in spread.median[:end]])
-    ax.legend(loc="upper left")
+    _limit_y(ax, spread.median[:end])
+    ax.legend(loc="lower left")
     return ax
 
 

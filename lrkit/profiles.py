@@ -34,7 +34,7 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     "ci": Profile(
-        name="ci", n_train=1200, n_valid=300, num_it=60, seeds=(0, 1), epochs=2,
+        name="ci", n_train=1200, n_valid=300, num_it=100, seeds=(0, 1), epochs=2,
         batch_sizes=(64, 32, 16, 8, 4),
         description="tiny: each notebook runs in about a minute on 2 CPU cores",
     ),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import atexit
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +51,8 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
 def setup(profile: str | None = None, *, seed: int = 42, device: str | torch.device | None = None,
           style: bool = True) -> Session:
     """Choose device (CUDA when present), profile (``$LRKIT_PROFILE`` or by device), seed and plot style."""
+    # fastai's import triggers torch's deprecation notice for torch.jit.script: noise for a learner
+    warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated", category=FutureWarning)
     from fastai.torch_core import set_seed
 
     dev = pick_device(device)

@@ -26,6 +26,8 @@ def pytest_configure(config):
     scratch = Path(tempfile.mkdtemp(prefix="lrkit-test-home-"))
     for var in ("FASTAI_HOME", "TORCH_HOME", "MPLCONFIGDIR"):
         os.environ[var] = str(scratch / var.lower())
+    # nbval's kernels start in notebooks/: let them import this checkout's lrkit
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     config._lrkit_tree = _tree(ROOT)
 
 

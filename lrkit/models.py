@@ -45,6 +45,9 @@ def opt_func(name: OptName = "adam"):
 def make_learner(dls, model: nn.Module, *, opt: OptName = "adam", workdir: str | Path, wd: float | None = None,
                  cbs=None):
     """A fastai ``Learner`` with cross-entropy loss and accuracy, writing only under ``workdir``."""
+    # fastai adds lr_find, fit_one_cycle, fit_flat_cos and no_bar to Learner in these modules
+    import fastai.callback.progress  # noqa: F401
+    import fastai.callback.schedule  # noqa: F401
     from fastai.learner import Learner
     from fastai.losses import CrossEntropyLossFlat
     from fastai.metrics import accuracy

@@ -1,0 +1,3 @@
+from .finder_bench import main
+
+main()

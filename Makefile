@@ -12,7 +12,8 @@ env:  ## create (or reuse) the venv and fetch the offline data
 	@venv=$$(scripts/env.sh); $(ENV) "$$venv/bin/python" -m lrkit fetch
 
 lab: env  ## open the lessons in JupyterLab
-	@venv=$$(scripts/env.sh); $(ENV) "$$venv/bin/jupyter" lab --notebook-dir=notebooks --port=$(PORT) --no-browser
+	@venv=$$(scripts/env.sh); $(ENV) "$$venv/bin/jupyter" lab --notebook-dir=notebooks --ip=127.0.0.1 --port=$(PORT) --no-browser \
+	    $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 test: env  ## unit tests and nbval over every notebook, on the ci profile
 	@venv=$$(scripts/env.sh); $(ENV) LRKIT_PROFILE=ci "$$venv/bin/python" -m pytest tests notebooks --nbval-lax $(PYTEST_ARGS)

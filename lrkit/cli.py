@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 from .assets import DatasetMissingError, asset_status, fetch_fashion_mnist
 
@@ -29,6 +30,7 @@ def _fetch(_args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated", category=FutureWarning)
     parser = argparse.ArgumentParser(prog="python -m lrkit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("fetch", help="obtain the offline datasets (idempotent)").set_defaults(func=_fetch)

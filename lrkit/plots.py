@@ -11,7 +11,8 @@ from .finder import FinderResult
 from .multiseed import SeedSpread
 from .training import FitResult
 
-__all__ = ["plot_lr_schedule", "plot_lr_find", "plot_seed_spread", "plot_fit_histories", "SUGGESTION_COLORS"]
+__all__ = ["plot_lr_schedule", "plot_lr_find", "plot_seed_spread", "plot_fit_histories", "plot_schedule",
+           "plot_lr_per_epoch", "SUGGESTION_COLORS"]
 
 SUGGESTION_COLORS = {"valley": "tab:orange", "slide": "tab:green", "minimum": "tab:red", "steep": "tab:purple"}
 
@@ -101,4 +102,39 @@ def plot_fit_histories(results: Sequence[FitResult], metric: str = "accuracy", a
     ax.xaxis.get_major_locator().set_params(integer=True)
     if ax.get_legend_handles_labels()[0]:
         ax.legend()
+    return ax
+
+
+def plot_schedule(lrs: Sequence[float], moms: Sequence[float] | None = None, ax: Axes | None = None, *,
+                  n_iter_per_epoch: int | None = None, label: str = "learning rate") -> Axes:
+    """LR across iterations, and momentum on a second axis when given (it moves the other way)."""
+    ax = _ax(ax)
+    ax.plot(np.arange(len(lrs)), lrs, color="tab:blue", label=label)
+    ax.set(xlabel="iteration", ylabel="learning rate")
+    ax.yaxis.label.set_color("tab:blue")
+    if n_iter_per_epoch:
+        for e in range(n_iter_per_epoch, len(lrs), n_iter_per_epoch):
+            ax.axvline(e, color="0.85", lw=0.8, zorder=0)
+    if moms is not None and len(moms):
+        twin = ax.twinx()
+        twin.plot(np.arange(len(moms)), moms, color="tab:red", ls="--", label="momentum")
+        twin.set_ylabel("momentum (Adam's beta1)", color="tab:red")
+        twin.grid(False)
+    return ax
+
+
+def plot_lr_per_epoch(results: Sequence[FitResult], ax: Axes | None = None) -> Axes:
+    """The LR in force at the end of each epoch, one line per run (log scale), drops marked."""
+    ax = _ax(ax)
+    for r in results:
+        lrs = r.lr_per_epoch
+        epochs = np.arange(1, len(lrs) + 1)
+        line, = ax.step(epochs, lrs, where="post", label=r.label)
+        for e in range(1, len(lrs)):
+            if lrs[e] < lrs[e - 1]:
+                ax.annotate(f"LR / {lrs[e - 1] / lrs[e]:.0f}", (epochs[e], lrs[e]), textcoords="offset points",
+                            xytext=(4, 8), color=line.get_color())
+    ax.set(yscale="log", xlabel="epoch", ylabel="learning rate")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.legend()
     return ax

@@ -26,6 +26,15 @@ class FitResult:
     accuracy: tuple[float, ...]
     seconds: tuple[float, ...]  # wall-clock per epoch
     diverged: bool
+    lrs: tuple[float, ...] = ()  # LR at every training iteration (last param group)
+    moms: tuple[float, ...] = ()  # momentum (Adam's beta1) at every training iteration
+    wd: float | None = None
+
+    @property
+    def lr_per_epoch(self) -> tuple[float, ...]:
+        """The LR in force at the end of each epoch."""
+        n = len(self.lrs) // max(1, len(self.accuracy))
+        return tuple(self.lrs[(e + 1) * n - 1] for e in range(len(self.accuracy))) if n else ()
 
     @property
     def final_accuracy(self) -> float:
@@ -36,10 +45,16 @@ class FitResult:
 
 
 class _EpochTimer(Callback):
+    """Wall-clock per epoch, and the momentum at each batch (fastai's Recorder keeps only the LR)."""
+
     order = 99
 
     def before_fit(self):
-        self.times = []
+        self.times, self.mom_values = [], []
+
+    def after_batch(self):
+        if self.training:
+            self.mom_values.append(float(self.opt.hypers[-1].get("mom", float("nan"))))
 
     def before_epoch(self):
         self.t0 = time.perf_counter()
@@ -49,7 +64,7 @@ class _EpochTimer(Callback):
 
 
 def fit_and_record(learn, epochs: int, lr: float, *, method: FitMethod = "fit", label: str = "",
-                   progress: bool = True) -> FitResult:
+                   progress: bool = True, cbs=None, **fit_kwargs) -> FitResult:
     """Train ``learn`` for ``epochs`` at ``lr`` with ``method`` and return the recorded numbers.
 
     A loss that blows up to NaN is not an error here: it is what a too-high LR looks like.
@@ -62,13 +77,15 @@ def fit_and_record(learn, epochs: int, lr: float, *, method: FitMethod = "fit", 
         raise ValueError(f"Expected method 'fit', 'one_cycle' or 'flat_cos', got {method!r}")
     fit = getattr(learn, "fit" if method == "fit" else f"fit_{method}")
     timer = _EpochTimer()
+    cbs = [timer, *(cbs or [])]
     with learn.no_logging():
         if progress:
-            fit(epochs, lr, cbs=timer)
+            fit(epochs, lr, cbs=cbs, **fit_kwargs)
         else:
             with learn.no_bar():
-                fit(epochs, lr, cbs=timer)
+                fit(epochs, lr, cbs=cbs, **fit_kwargs)
     values = [list(map(float, v)) for v in learn.recorder.values]
     train, valid, acc = (tuple(v[i] for v in values) for i in range(3))
     diverged = any(not math.isfinite(x) for x in train + valid)
-    return FitResult(label or f"lr {lr:g}", lr, method, train, valid, acc, tuple(timer.times), diverged)
+    return FitResult(label or f"lr {lr:g}", lr, method, train, valid, acc, tuple(timer.times), diverged,
+                     tuple(map(float, learn.recorder.lrs)), tuple(timer.mom_values), fit_kwargs.get("wd", learn.wd))

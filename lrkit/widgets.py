@@ -11,11 +11,11 @@ from matplotlib.figure import Figure
 
 from .finder import FinderResult, FinderSettings, find_lr, resmooth
 from .multiseed import SeedSpread, spread_of
-from .plots import plot_fit_histories, plot_lr_find, plot_lr_schedule, plot_seed_spread
+from .plots import plot_fit_histories, plot_lr_find, plot_lr_schedule, plot_schedule, plot_seed_spread
 from .suggestions import METHODS
 from .training import FitResult
 
-__all__ = ["FinderPanel", "LRTrialPanel"]
+__all__ = ["FinderPanel", "LRTrialPanel", "SchedulePanel"]
 
 
 class _Panel:
@@ -165,3 +165,73 @@ class LRTrialPanel(_Panel):
         plot_fit_histories(runs, "accuracy", ax=ax_acc, chance=self.chance)
         plot_fit_histories(runs, "valid_loss", ax=ax_loss)
         self._show(fig)
+
+
+class SchedulePanel(_Panel):
+    """Reshape a 1cycle schedule live (no training), then train with it behind a button.
+
+    ``train(lr_max, div, div_final, pct_start, moms)`` returns a :class:`FitResult`; its curves are
+    drawn beside ``references``.
+    """
+
+    def __init__(self, n_epoch: int, n_iter_per_epoch: int, *, lr_max: float = 1e-2,
+                 train: Callable[..., FitResult] | None = None, references: Sequence[FitResult] = ()):
+        super().__init__()
+        self.n_epoch, self.n_iter = n_epoch, n_iter_per_epoch
+        self.train, self.references, self.trials = train, list(references), []
+        live = dict(continuous_update=True, style={"description_width": "80px"})
+        self.lr_max = W.FloatLogSlider(value=lr_max, base=10, min=-5, max=0, description="lr_max",
+                                       readout_format=".1e", **live)
+        self.pct_start = W.FloatSlider(value=0.25, min=0.05, max=0.95, step=0.05, description="pct_start", **live)
+        self.div = W.FloatLogSlider(value=25, base=10, min=0, max=3, description="div", readout_format=".0f", **live)
+        self.div_final = W.FloatLogSlider(value=1e5, base=10, min=1, max=7, description="div_final",
+                                          readout_format=".0e", **live)
+        self.moms = W.FloatRangeSlider(value=(0.85, 0.95), min=0.5, max=0.99, step=0.01, description="momentum",
+                                       **live)
+        for control in (self.lr_max, self.pct_start, self.div, self.div_final, self.moms):
+            control.observe(self.redraw, names="value")
+        self.train_button = W.Button(description="Train with this schedule", button_style="primary", icon="play",
+                                     layout=W.Layout(width="220px"), disabled=train is None)
+        self.train_button.on_click(lambda _: self.run())
+        self.widget = W.VBox([W.HBox([W.VBox([self.lr_max, self.pct_start, self.div]),
+                                      W.VBox([self.div_final, self.moms, self.train_button])]),
+                              self.status, self.out])
+        self.redraw()
+
+    def params(self) -> dict:
+        low, high = self.moms.value
+        return dict(lr_max=self.lr_max.value, div=self.div.value, div_final=self.div_final.value,
+                    pct_start=self.pct_start.value, moms=(high, low, high))
+
+    def redraw(self, *_) -> None:
+        from .schedules import one_cycle_shape
+
+        try:
+            shape = one_cycle_shape(self.n_epoch, self.n_iter, **self.params())
+        except ValueError as err:
+            self._error(err)
+            return
+        runs = self.references + self.trials
+        # a fixed layout: constrained layout would double the time to render each change
+        fig = Figure(figsize=(12, 3.6))
+        fig.subplots_adjust(left=0.07, right=0.93, bottom=0.14, top=0.9, wspace=0.35)
+        axes = fig.subplots(1, 2 if runs else 1, squeeze=False)[0]
+        plot_schedule(shape.lrs, shape.moms, ax=axes[0], n_iter_per_epoch=self.n_iter)
+        axes[0].set_title(f"1cycle over {self.n_epoch} epochs: LR {shape.lrs[0]:.1e} -> "
+                          f"{max(shape.lrs):.1e} -> {shape.lrs[-1]:.1e}")
+        if runs:
+            plot_fit_histories(runs, "valid_loss", ax=axes[1])
+        self._show(fig)
+
+    def run(self) -> None:
+        self.status.value = "training..."
+        try:
+            with self.out:
+                result = self.train(**self.params())
+        except Exception as err:
+            self._error(err)
+            return
+        self.trials.append(result)
+        self.status.value = (f"trained: final validation loss {result.valid_loss[-1]:.3f}, "
+                             f"accuracy {result.final_accuracy:.1%}")
+        self.redraw()

@@ -112,3 +112,57 @@ def test_lr_trial_panel_shows_training_errors(build):
     panel = LRTrialPanel(lambda lr, epochs: fit_and_record(build(32, "adam", 0), 0, lr), references=[])
     panel.train_button.click()
     assert "Expected at least one epoch, got 0" in panel.status.value
+
+
+def test_schedule_panel_reshapes_live_and_trains_on_demand(build):
+    from lrkit.schedules import one_cycle_shape
+    from lrkit.widgets import SchedulePanel
+
+    trained = []
+
+    def train(lr_max, **kw):
+        trained.append((lr_max, kw))
+        return fit_and_record(build(32, "adam", 0), 1, lr_max, method="one_cycle", progress=False, label="mine", **kw)
+
+    panel = SchedulePanel(2, 10, lr_max=1e-2, train=train)
+    lr_line = panel.figure.axes[0].get_lines()[0]
+    np.testing.assert_allclose(lr_line.get_ydata(), one_cycle_shape(2, 10, 1e-2).lrs)
+    panel.pct_start.value, panel.div.value = 0.5, 10
+    lrs = panel.figure.axes[0].get_lines()[0].get_ydata()
+    assert int(np.argmax(lrs)) == 10 and lrs[0] == pytest.approx(1e-3)
+    panel.moms.value = (0.8, 0.9)
+    mom_ax = next(ax for ax in panel.figure.axes if ax.get_ylabel().startswith("momentum"))
+    moms = mom_ax.get_lines()[0].get_ydata()
+    assert moms.max() == pytest.approx(0.9) and moms.min() == pytest.approx(0.8, abs=1e-3)
+    assert trained == []  # reshaping trains nothing
+    panel.train_button.click()
+    assert trained == [(pytest.approx(1e-2), {"div": 10, "div_final": pytest.approx(1e5), "pct_start": 0.5,
+                                               "moms": (0.9, 0.8, 0.9)})]
+    assert "trained: final validation loss" in panel.status.value
+    assert "mine" in _lines(next(ax for ax in panel.figure.axes if ax.get_ylabel() == "valid loss"))
+
+
+def test_lr_per_epoch_plot_marks_the_drop(build):
+    from fastai.callback.tracker import ReduceLROnPlateau
+
+    from lrkit.plots import plot_lr_per_epoch
+
+    r = fit_and_record(build(32, "adam", 0), 3, 1e-2, progress=False,
+                       cbs=[ReduceLROnPlateau(patience=0, min_delta=10.0)])  # only epoch 1 counts as better
+    assert r.lr_per_epoch == pytest.approx((1e-2, 1e-2, 1e-3))
+    ax = plot_lr_per_epoch([r], ax=Figure().add_subplot())
+    assert [t.get_text() for t in ax.texts] == ["LR / 10"]
+
+
+def test_medians_over_seeds(build):
+    from lrkit.compare import median_history, run_conditions, summary_rows
+
+    def train(seed, label, lr):
+        return fit_and_record(build(32, "adam", seed), 2, lr, progress=False, label=label)
+
+    grid = run_conditions(train, {"low": {"lr": 1e-4}, "high": {"lr": 3e-3}}, seeds=[0, 1, 2], progress=False)
+    assert [len(v) for v in grid.values()] == [3, 3]
+    m = median_history(grid["high"])
+    assert m.accuracy[-1] == pytest.approx(np.median([r.accuracy[-1] for r in grid["high"]]))
+    rows = summary_rows(grid)
+    assert rows["high"]["final accuracy (median)"] > rows["low"]["final accuracy (median)"]

@@ -1,0 +1,47 @@
+"""Several training conditions x several seeds, summarised as medians."""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Callable, Iterable, Mapping
+
+import numpy as np
+
+from .training import FitResult
+
+__all__ = ["run_conditions", "median_history", "summary_rows"]
+
+
+def run_conditions(train: Callable[..., FitResult], conditions: Mapping[str, dict], seeds: Iterable[int],
+                   progress: bool = True) -> dict[str, list[FitResult]]:
+    """``train(seed=..., label=..., **kwargs)`` for every condition and seed."""
+    from fastprogress.fastprogress import progress_bar
+
+    seeds = list(seeds)
+    jobs = [(label, kw, seed) for label, kw in conditions.items() for seed in seeds]
+    out: dict[str, list[FitResult]] = {label: [] for label in conditions}
+    for label, kw, seed in (progress_bar(jobs, leave=False) if progress else jobs):
+        out[label].append(train(seed=seed, label=label, **kw))
+    return out
+
+
+def median_history(results: list[FitResult]) -> FitResult:
+    """Epoch-by-epoch medians over seeds, as one result (the first seed's schedule)."""
+    if not results:
+        raise ValueError("Expected at least one run, got none")
+
+    def med(field):
+        return tuple(float(v) for v in np.median([getattr(r, field) for r in results], axis=0))
+
+    return replace(results[0], train_loss=med("train_loss"), valid_loss=med("valid_loss"), accuracy=med("accuracy"),
+                   seconds=med("seconds"), diverged=any(r.diverged for r in results))
+
+
+def summary_rows(grid: Mapping[str, list[FitResult]]) -> dict[str, dict[str, float]]:
+    """Per condition: median final accuracy and validation loss over seeds, and seconds per epoch."""
+    rows = {}
+    for label, results in grid.items():
+        m = median_history(results)
+        rows[label] = {"final accuracy (median)": m.accuracy[-1], "final valid loss (median)": m.valid_loss[-1],
+                       "best valid loss (median)": min(m.valid_loss), "seconds per epoch": float(np.mean(m.seconds)),
+                       "seeds": len(results)}
+    return rows

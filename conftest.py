@@ -1,4 +1,5 @@
-"""Shared by the unit tests and nbval: keep every cache out of $HOME and the repository."""
+"""Shared by the unit tests and nbval: keep every cache out of $HOME and the repository, and make
+nbval compute every result afresh (an empty result cache)."""
 from __future__ import annotations
 
 import os
@@ -24,7 +25,7 @@ def _tree(root: Path) -> set[str]:
 def pytest_configure(config):
     # Set before any kernel starts, so nbval's kernels inherit them too.
     scratch = Path(tempfile.mkdtemp(prefix="lrkit-test-home-"))
-    for var in ("FASTAI_HOME", "TORCH_HOME", "MPLCONFIGDIR"):
+    for var in ("FASTAI_HOME", "TORCH_HOME", "MPLCONFIGDIR", "LRKIT_CACHE"):
         os.environ[var] = str(scratch / var.lower())
     # nbval's kernels start in notebooks/: let them import this checkout's lrkit
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))

@@ -30,7 +30,7 @@ def results(build):
 
 
 def _lines(ax):
-    return [l.get_label() for l in ax.get_lines()]
+    return [l.get_label() for l in ax.get_lines() if not l.get_label().startswith("_")]
 
 
 def test_plots_draw_on_the_given_axes_and_return_them(results):
@@ -166,3 +166,44 @@ def test_medians_over_seeds(build):
     assert m.accuracy[-1] == pytest.approx(np.median([r.accuracy[-1] for r in grid["high"]]))
     rows = summary_rows(grid)
     assert rows["high"]["final accuracy (median)"] > rows["low"]["final accuracy (median)"]
+
+
+def test_batch_size_panel_draws_from_the_cache_and_computes_only_what_is_missing(tmp_path, session):
+    from lrkit.cache import ResultCache
+    from lrkit.experiments import sweep_builder
+    from lrkit.finder import FinderSettings
+    from lrkit.sweeps import SweepSpec, run_sweep
+    from lrkit.widgets import BatchSizePanel
+
+    spec = SweepSpec(dataset="digits", model="tiny_cnn", opt="sgd", n_train=200, pretrain_epochs=0,
+                     finder=FinderSettings(num_it=20))
+    cache, built = ResultCache(tmp_path), []
+    build = sweep_builder(session)
+
+    def counting_build(spec, bs, seed):
+        built.append((bs, seed))
+        return build(spec, bs, seed)
+
+    run_sweep(spec, [8], [0], build=build, cache=cache, progress=False)  # computed ahead, as by the CLI
+    panel = BatchSizePanel(spec, counting_build, cache=cache, batch_sizes=(8, 16), seeds=1, datasets=("digits",))
+    assert built == [] and "1 cell(s) from the cache; 1 missing" in panel.status.value
+    assert _lines(panel.figure.axes[0]) == ["batch size 8"]
+    panel.compute_button.click()
+    assert built == [(16, 0)] and "computed 1 cell(s)" in panel.status.value
+    assert sorted(_lines(panel.figure.axes[0])) == ["batch size 16", "batch size 8"]
+    panel.batch_sizes.value = (8,)  # picture only: from the cache, no training
+    assert built == [(16, 0)] and _lines(panel.figure.axes[0]) == ["batch size 8"]
+    panel.batch_sizes.value = ()
+    assert "Select at least one batch size" in panel.status.value
+
+
+def test_lr_vs_batch_plot_fits_both_rules():
+    from lrkit.plots import plot_lr_vs_batch
+
+    per_seed = {4: [0.004, 0.004], 8: [0.007, 0.009], 16: [0.016], 32: [0.03, 0.034]}  # medians 1e-3 x B
+    ax = plot_lr_vs_batch(per_seed, ax=Figure().add_subplot(), b_noise=300)
+    labels = _lines(ax)
+    assert "linear: LR ~ B" in labels and "square root: LR ~ sqrt(B)" in labels
+    assert any(l.startswith("measured noise scale:") for l in labels)
+    assert any(l.startswith("same shape, fitted:") for l in labels)
+    assert ax.get_title() == "fitted slope on log-log axes: 1.00"

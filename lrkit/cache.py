@@ -1,0 +1,76 @@
+"""A result cache on disk: JSON files keyed by the settings that produced them.
+
+Writes are atomic (a temporary file in the same folder, then ``os.replace``), so an interrupted
+run never leaves half a file; a corrupt file is reported and treated as missing. Files hold
+only JSON (never pickle), so results computed on another machine (a GPU box) can be copied
+in and loaded safely.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ResultCache", "CorruptCacheWarning", "cache_home", "settings_key"]
+
+SCHEMA = 1
+
+
+class CorruptCacheWarning(UserWarning):
+    """A cache file could not be read; it will be recomputed."""
+
+
+def cache_home() -> Path:
+    """``$LRKIT_CACHE``, else ``~/.cache/lrkit/results``."""
+    return Path(os.environ.get("LRKIT_CACHE") or Path.home() / ".cache" / "lrkit" / "results")
+
+
+def settings_key(settings: dict[str, Any]) -> str:
+    """A stable hash of JSON-able settings (key order does not matter)."""
+    canonical = json.dumps(settings, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:24]
+
+
+class ResultCache:
+    """``get(kind, settings)`` / ``put(kind, settings, payload)`` with JSON payloads."""
+
+    def __init__(self, root: str | Path | None = None):
+        self.root = Path(root) if root is not None else cache_home()
+
+    def path(self, kind: str, settings: dict[str, Any]) -> Path:
+        return self.root / kind / f"{settings_key(settings)}.json"
+
+    def get(self, kind: str, settings: dict[str, Any]) -> Any | None:
+        """The stored payload, or None when absent or unreadable (with a warning naming the file)."""
+        path = self.path(kind, settings)
+        if not path.exists():
+            return None
+        try:
+            record = json.loads(path.read_text())
+            if record.get("schema") != SCHEMA or record.get("settings") != json.loads(json.dumps(settings)):
+                raise ValueError("settings or schema do not match the file name")
+            return record["payload"]
+        except (ValueError, KeyError, AttributeError, UnicodeDecodeError) as err:
+            warnings.warn(f"Ignoring unreadable cache file {path} ({err}); it will be recomputed.",
+                          CorruptCacheWarning, stacklevel=2)
+            return None
+
+    def put(self, kind: str, settings: dict[str, Any], payload: Any) -> Path:
+        path = self.path(kind, settings)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        record = {"schema": SCHEMA, "kind": kind, "settings": settings, "payload": payload}
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(record, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path

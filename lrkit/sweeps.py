@@ -1,0 +1,175 @@
+"""LR range tests over a grid of batch sizes x seeds, one result per cell, cached on disk.
+
+Each cell's result is stored as JSON under the settings that define it (not the device), so a
+presenter's second run loads instantly and results computed on a GPU box can be copied in. A
+cell that runs out of memory is reported and skipped; an interrupted sweep resumes with the
+cells it lacks.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Iterable
+
+import numpy as np
+import torch
+
+from .cache import ResultCache
+from .finder import FinderResult, FinderSettings, find_lr
+from .models import OptName
+
+CELL_FORMAT = 1  # raise when a change to the finder or the training changes what a cell holds
+
+__all__ = ["SweepSpec", "SweepResult", "run_sweep", "pretrain", "curve_noise", "divergence_lr", "is_out_of_memory",
+           "STATISTICS", "rank_correlations"]
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """Everything that defines a cell's result, except its batch size and seed."""
+
+    dataset: str = "fashion_mnist"
+    model: str = "tiny_cnn"
+    opt: OptName = "sgd"
+    n_train: int = 4800
+    pretrain_epochs: int = 3  # train from scratch this long first (at pretrain_bs, pretrain_lr), then sweep
+    pretrain_bs: int = 64
+    pretrain_lr: float = 1e-2
+    finder: FinderSettings = field(default_factory=FinderSettings)
+
+    def cell_settings(self, bs: int, seed: int) -> dict:
+        # the format version keeps results of older code from being read as current ones
+        return {**asdict(self), "bs": bs, "seed": seed, "format": CELL_FORMAT}
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    spec: SweepSpec
+    cells: dict[tuple[int, int], FinderResult]  # (batch size, seed) -> result
+    skipped: dict[tuple[int, int], str]  # (batch size, seed) -> why
+    computed: tuple[tuple[int, int], ...]  # cells trained in this call (the rest came from the cache)
+    missing: tuple[tuple[int, int], ...] = ()  # cells neither cached nor computed (compute=False)
+
+    @property
+    def batch_sizes(self) -> list[int]:
+        return sorted({bs for bs, _ in self.cells})
+
+    def by_batch_size(self, bs: int) -> list[FinderResult]:
+        return [r for (b, _), r in sorted(self.cells.items()) if b == bs]
+
+    def median_statistic(self, statistic: Callable[[FinderResult], float | None]) -> dict[int, float]:
+        """The median over seeds of ``statistic(result)`` for each batch size (None values dropped)."""
+        out = {}
+        for bs in self.batch_sizes:
+            vals = [v for v in map(statistic, self.by_batch_size(bs)) if v is not None and np.isfinite(v)]
+            if vals:
+                out[bs] = float(np.median(vals))
+        return out
+
+
+def curve_noise(result: FinderResult, frac: float = 0.5) -> float:
+    """How noisy a curve is: the spread of step-to-step changes of the raw loss over the first
+    ``frac`` of the schedule, where the LR is too small to change the model and what varies is
+    the mini-batch. Falls as 1/sqrt(batch size)."""
+    raw = np.asarray(result.raw_losses[: max(3, int(len(result.raw_losses) * frac))])
+    return float(np.std(np.diff(raw)) / np.sqrt(2))
+
+
+def divergence_lr(result: FinderResult, factor: float = 2.0, baseline_frac: float = 0.25) -> float | None:
+    """The LR at which the loss takes off: the first LR, after the first ``baseline_frac`` of the
+    run, where the smoothed loss exceeds ``factor`` x its starting level (the median raw loss
+    over that first part, where the LR is too small to matter). A median, not a minimum, so a
+    few lucky small batches do not set the bar. None if the curve never got there."""
+    n0 = max(1, int(len(result.raw_losses) * baseline_frac))
+    start = float(np.median(result.raw_losses[:n0]))
+    for lr, loss in zip(result.lrs[n0:], result.losses[n0:]):
+        if not np.isfinite(loss) or loss > factor * start:
+            return lr
+    return None
+
+
+def is_out_of_memory(err: BaseException) -> bool:
+    if isinstance(err, (torch.cuda.OutOfMemoryError, MemoryError)):
+        return True
+    text = str(err).lower()
+    return isinstance(err, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
+
+
+def pretrain(spec: SweepSpec, seed: int, build: Callable):
+    """The learner every cell of ``seed`` starts from: ``pretrain_epochs`` of 1cycle at ``pretrain_bs``."""
+    learn = build(spec, spec.pretrain_bs, seed)
+    if spec.pretrain_epochs:
+        with learn.no_logging(), learn.no_bar():
+            learn.fit_one_cycle(spec.pretrain_epochs, spec.pretrain_lr)
+    return learn
+
+
+def _pretrained_state(spec: SweepSpec, seed: int, build: Callable) -> dict:
+    return copy.deepcopy(pretrain(spec, seed, build).model.state_dict())
+
+
+STATISTICS: dict[str, Callable[[FinderResult], float | None]] = {
+    "valley": lambda r: r.suggestions.get("valley"),
+    "slide": lambda r: r.suggestions.get("slide"),
+    "minimum": lambda r: r.suggestions.get("minimum"),
+    "steep": lambda r: r.suggestions.get("steep"),
+    "take-off LR (loss x2)": lambda r: divergence_lr(r),
+}
+
+
+def rank_correlations(sweep: "SweepResult") -> dict[str, dict]:
+    """For each statistic: its median over seeds at each batch size, and the Spearman rank
+    correlation of those medians with the batch size (+1: rises with every doubling)."""
+    from scipy.stats import spearmanr
+
+    table = {}
+    for name, stat in STATISTICS.items():
+        med = sweep.median_statistic(stat)
+        rho = float(spearmanr(list(med), list(med.values()))[0]) if len(med) > 2 else float("nan")
+        table[name] = {**{f"bs {bs}": v for bs, v in med.items()}, "Spearman vs batch size": rho}
+    return table
+
+
+def run_sweep(spec: SweepSpec, batch_sizes: Iterable[int], seeds: Iterable[int], *, build: Callable | None,
+              cache: ResultCache | None = None, progress: bool = True, recompute: bool = False,
+              compute: bool = True) -> SweepResult:
+    """One range test per (batch size, seed), from the same starting weights for a seed.
+
+    ``build(spec, bs, seed)`` returns a fresh fastai ``Learner``; the sweep loads the seed's
+    pretrained weights into it. Cached cells are loaded, missing ones computed and stored
+    (with ``compute=False`` only loaded: what is missing is listed in the result).
+    """
+    from fastprogress.fastprogress import progress_bar
+
+    cache = cache if cache is not None else ResultCache()
+    cells_wanted = [(bs, seed) for seed in seeds for bs in batch_sizes]
+    cells, skipped, computed = {}, {}, []
+    todo = []
+    for cell in cells_wanted:
+        payload = None if recompute else cache.get("finder", spec.cell_settings(*cell))
+        if payload is not None:
+            cells[cell] = FinderResult.from_dict(payload)
+        else:
+            todo.append(cell)
+    if not compute:
+        return SweepResult(spec, cells, {}, (), tuple(todo))
+    states: dict[int, dict] = {}
+    for bs, seed in (progress_bar(todo, leave=False) if progress and todo else todo):
+        try:
+            learn = build(spec, bs, seed)
+            if spec.pretrain_epochs:  # without pretraining, build(seed) already gives the seed's weights
+                if seed not in states:
+                    states[seed] = _pretrained_state(spec, seed, build)
+                learn.model.load_state_dict(states[seed])
+            result = find_lr(learn, settings=spec.finder, seed=seed, label=f"bs {bs}", progress=False)
+        except Exception as err:
+            if not is_out_of_memory(err):
+                raise
+            skipped[(bs, seed)] = f"out of memory at batch size {bs}: {str(err).splitlines()[0][:200]}"
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            continue
+        cache.put("finder", spec.cell_settings(bs, seed), result.to_dict())
+        cells[(bs, seed)] = result
+        computed.append((bs, seed))
+    return SweepResult(spec, cells, skipped, tuple(computed))

@@ -1,0 +1,148 @@
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from lrkit import setup
+from lrkit.cache import CorruptCacheWarning, ResultCache, settings_key
+from lrkit.cli import main as cli
+from lrkit.experiments import sweep_builder
+from lrkit.finder import FinderSettings
+from lrkit.sweeps import SweepSpec, curve_noise, divergence_lr, run_sweep
+
+
+def test_cache_round_trip_and_key_order(tmp_path):
+    cache = ResultCache(tmp_path)
+    assert cache.get("finder", {"a": 1, "b": [1, 2]}) is None
+    cache.put("finder", {"a": 1, "b": [1, 2]}, {"x": [1.5, float("nan")]})
+    got = cache.get("finder", {"b": [1, 2], "a": 1})
+    assert got["x"][0] == 1.5 and np.isnan(got["x"][1])
+    assert settings_key({"a": 1, "b": 2}) == settings_key({"b": 2, "a": 1}) != settings_key({"a": 2, "b": 2})
+
+
+def test_corrupt_file_is_reported_and_treated_as_missing(tmp_path):
+    cache = ResultCache(tmp_path)
+    path = cache.put("finder", {"a": 1}, {"x": 1})
+    path.write_text('{"schema": 1, "settings": {"a": 1}, "payl')  # cut short, as by a crash of old code
+    with pytest.warns(CorruptCacheWarning, match=str(path.name)):
+        assert cache.get("finder", {"a": 1}) is None
+    path.write_text(json.dumps({"schema": 1, "settings": {"a": 2}, "payload": 5}))  # a file under the wrong name
+    with pytest.warns(CorruptCacheWarning, match="do not match"):
+        assert cache.get("finder", {"a": 1}) is None
+
+
+def test_failed_write_leaves_the_old_file_and_no_debris(tmp_path):
+    cache = ResultCache(tmp_path)
+    path = cache.put("finder", {"a": 1}, {"x": 1})
+    with pytest.raises(TypeError):
+        cache.put("finder", {"a": 1}, {"x": object()})  # fails half-way through json.dump
+    assert cache.get("finder", {"a": 1}) == {"x": 1}
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
+
+
+SPEC = SweepSpec(dataset="digits", model="tiny_cnn", opt="sgd", n_train=320, pretrain_epochs=1, pretrain_bs=32,
+                 pretrain_lr=1e-2, finder=FinderSettings(num_it=25))
+
+
+@pytest.fixture(scope="module")
+def build():
+    return sweep_builder(setup("ci", seed=0, style=False))
+
+
+def test_sweep_caches_every_cell_and_loads_them_back(tmp_path, build):
+    cache = ResultCache(tmp_path)
+    first = run_sweep(SPEC, [8, 32], [0, 1], build=build, cache=cache, progress=False)
+    assert sorted(first.computed) == [(8, 0), (8, 1), (32, 0), (32, 1)] and not first.skipped
+    assert first.cells[(8, 0)].batch_size == 8 and first.cells[(32, 1)].seed == 1
+    again = run_sweep(SPEC, [8, 32], [0, 1], build=build, cache=cache, progress=False)
+    assert again.computed == () and again.cells == first.cells
+    # results depend on the cell: the batch size changes the curve
+    assert first.cells[(8, 0)].losses != first.cells[(32, 0)].losses
+
+
+def test_interrupted_sweep_resumes_with_the_missing_cells_only(tmp_path, build):
+    cache, calls = ResultCache(tmp_path), []
+
+    def interrupting_build(spec, bs, seed):
+        calls.append((bs, seed))
+        if len(calls) == 3:  # cell (8, 0), its pretraining, then cell (32, 0)
+            raise KeyboardInterrupt  # Ctrl-C during the second cell
+        return build(spec, bs, seed)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(SPEC, [8, 32], [0], build=interrupting_build, cache=cache, progress=False)
+    resumed = run_sweep(SPEC, [8, 32], [0], build=build, cache=cache, progress=False)
+    assert resumed.computed == ((32, 0),) and set(resumed.cells) == {(8, 0), (32, 0)}
+
+
+def test_corrupt_cell_is_recomputed(tmp_path, build):
+    cache = ResultCache(tmp_path)
+    run_sweep(SPEC, [8], [0], build=build, cache=cache, progress=False)
+    cache.path("finder", SPEC.cell_settings(8, 0)).write_text("not json")
+    with pytest.warns(CorruptCacheWarning):
+        again = run_sweep(SPEC, [8], [0], build=build, cache=cache, progress=False)
+    assert again.computed == ((8, 0),)
+
+
+class _Greedy(nn.Module):
+    """A real model that, like a big network at a big batch, asks for more memory than there is."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        if len(x) >= 32:
+            torch.empty(2**50)  # raises the allocator's real out-of-memory error
+        return self.inner(x)
+
+
+def test_out_of_memory_cell_is_reported_and_skipped(tmp_path, build):
+    def greedy_build(spec, bs, seed):
+        learn = build(spec, bs, seed)
+        learn.model = _Greedy(learn.model)
+        return learn
+
+    spec = SweepSpec(**{**SPEC.__dict__, "pretrain_epochs": 0})
+    result = run_sweep(spec, [8, 32], [0], build=greedy_build, cache=ResultCache(tmp_path), progress=False)
+    assert set(result.cells) == {(8, 0)}
+    assert "out of memory at batch size 32" in result.skipped[(32, 0)]
+
+
+def test_other_errors_are_not_swallowed(tmp_path, build):
+    def broken(spec, bs, seed):
+        raise ValueError("a bug, not a memory problem")
+
+    with pytest.raises(ValueError, match="a bug"):
+        run_sweep(SPEC, [8], [0], build=broken, cache=ResultCache(tmp_path), progress=False)
+
+
+def test_curve_statistics():
+    from lrkit.finder import FinderResult
+
+    def curve(losses, raw):
+        return FinderResult(lrs=tuple(10.0 ** -k for k in range(len(losses), 0, -1)), losses=losses, raw_losses=raw,
+                            stop_reason="diverged", settings=FinderSettings(num_it=6))
+
+    r = curve((1.0, 0.8, 1.5, 3.0), (1.0, 1.2, 0.8, 1.1))
+    assert divergence_lr(r) == r.lrs[3]  # 3.0 > 2 x the starting level 1.0; 1.5 is not
+    assert divergence_lr(r, factor=1.4) == r.lrs[2]
+    # a lucky low point does not set the bar: the starting level is a median of raw losses
+    lucky = curve((1.0, 1.0, 0.3, 0.9, 1.9, 2.5, 2.6, 2.7), (1.0,) * 8)
+    assert divergence_lr(lucky) == lucky.lrs[5]
+    assert divergence_lr(curve((1.0,) * 8, (1.0,) * 8)) is None
+    assert curve_noise(r, frac=1.0) == pytest.approx(np.std([0.2, -0.4, 0.3]) / np.sqrt(2))
+
+
+def test_cli_sweep_runs_headless_and_reuses_the_cache(tmp_path, capsys):
+    args = ["sweep", "--profile", "ci", "--dataset", "digits", "--batch-sizes", "8", "16", "--seeds", "0",
+            "--num-it", "20", "--pretrain-epochs", "0", "--n-train", "200", "--cache", str(tmp_path)]
+    assert cli(args) == 0
+    out = capsys.readouterr().out
+    assert "2 cells computed, 0 from the cache" in out
+    assert len(list((tmp_path / "finder").glob("*.json"))) == 2
+    assert cli(args) == 0
+    assert "0 cells computed, 2 from the cache" in capsys.readouterr().out

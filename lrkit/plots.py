@@ -156,15 +156,15 @@ def plot_batch_overlay(curves: dict[int, FinderResult], ax: Axes | None = None, 
     lows, highs, marked = [], [], []
     for bs in sorted(curves, reverse=True):
         r = curves[bs]
-        end = len(r.lrs) - skip_end
+        lr = mark(r) if mark else None
+        i = int(np.argmin(np.abs(np.log(np.asarray(r.lrs)) - np.log(lr)))) if lr is not None else None
+        end = max(len(r.lrs) - skip_end, (i or 0) + 1)  # never hide the marked point
         ax.plot(r.lrs[:end], r.losses[:end], color=colors[bs], label=f"batch size {bs}")
-        finite = [l for l in r.losses[:end] if np.isfinite(l)]
+        finite = [l for l in r.losses[: len(r.lrs) - skip_end] if np.isfinite(l)]
         if finite:
             lows.append(min(finite))
             highs.append(finite[0])
-        lr = mark(r) if mark else None
-        if lr is not None:
-            i = int(np.argmin(np.abs(np.log(np.asarray(r.lrs)) - np.log(lr))))
+        if i is not None:
             ax.plot(r.lrs[i], r.losses[i], "o", color=colors[bs], ms=6)
             marked.append(r.losses[i])
     ax.set(xscale="log", xlabel="learning rate (log scale)", ylabel="smoothed loss")

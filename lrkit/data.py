@@ -205,6 +205,7 @@ def dataloaders(
     valid_dl = TensorDataLoader(valid, bs=max(bs, 256), shuffle=False, device=device)
     dls = DataLoaders(train_dl, valid_dl, device=device)
     dls.vocab, dls.c = list(d.classes), len(d.classes)
+    dls.stats = (mean, std)  # to undo the normalisation, e.g. for a pretrained network
     return dls
 
 

@@ -7,7 +7,7 @@ from .data import dataloaders
 from .models import OptName, make_learner, small_cnn, tiny_cnn
 from .session import Session
 
-__all__ = ["ModelName", "MODELS", "build_learner", "sweep_builder"]
+__all__ = ["ModelName", "MODELS", "build_learner", "sweep_builder", "build_pretrained_learner", "pets_resnet34_learner"]
 
 ModelName = Literal["tiny_cnn", "small_cnn"]
 MODELS: dict[str, Callable] = {"tiny_cnn": tiny_cnn, "small_cnn": small_cnn}
@@ -34,3 +34,36 @@ def sweep_builder(session: Session) -> Callable:
                              n_train=spec.n_train)
 
     return build
+
+
+def build_pretrained_learner(session: Session, *, dataset: str = "cats_dogs", n_train: int | None = None,
+                             bs: int = 32, size: int = 48, pretrained: bool = True, seed: int = 0):
+    """EfficientNet-Lite0 (ImageNet weights unless ``pretrained=False``) with a new head, split into
+    three layer groups (early layers, later layers, head) for discriminative LRs.
+
+    Frozen groups are frozen completely, batch norm included (``train_bn=False`` and fastai's
+    ``BnFreeze``): with a few hundred images, batch statistics of the new data would otherwise
+    shift the pretrained features under the head while it learns."""
+    from fastai.callback.training import BnFreeze
+    from fastai.torch_core import set_seed
+
+    from .pretrained import efficientnet_lite0, efficientnet_splitter
+
+    dls = dataloaders(dataset, bs=bs, seed=seed, device=session.device, profile=session.profile, n_train=n_train)
+    set_seed(seed)  # the new head starts from the same weights for the same seed
+    net = efficientnet_lite0(dls.c, pretrained=pretrained, size=size, data_mean=dls.stats[0], data_std=dls.stats[1])
+    return make_learner(dls, net, opt="adam", workdir=session.workdir, splitter=efficientnet_splitter,
+                        train_bn=False, cbs=[BnFreeze()])
+
+
+def pets_resnet34_learner(session: Session, *, size: int = 224, bs: int = 64, pretrained: bool = True, path=None):
+    """fastai's first lesson, online: resnet34 on Oxford-IIIT Pets (cats vs dogs) with fastai's
+    ``vision_learner`` and its own layer groups. Needs internet once for the data and the weights."""
+    from fastai.metrics import accuracy
+    from fastai.vision.learner import vision_learner
+    from torchvision.models import resnet34
+
+    from .data import pets
+
+    dls = pets(size=size, bs=bs, device=session.device, path=path)
+    return vision_learner(dls, resnet34, metrics=accuracy, pretrained=pretrained, path=session.workdir)

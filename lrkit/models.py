@@ -43,7 +43,7 @@ def opt_func(name: OptName = "adam"):
 
 
 def make_learner(dls, model: nn.Module, *, opt: OptName = "adam", workdir: str | Path, wd: float | None = None,
-                 cbs=None):
+                 cbs=None, splitter=None, train_bn: bool = True):
     """A fastai ``Learner`` with cross-entropy loss and accuracy, writing only under ``workdir``."""
     # fastai adds lr_find, fit_one_cycle, fit_flat_cos and no_bar to Learner in these modules
     import fastai.callback.progress  # noqa: F401
@@ -52,5 +52,8 @@ def make_learner(dls, model: nn.Module, *, opt: OptName = "adam", workdir: str |
     from fastai.losses import CrossEntropyLossFlat
     from fastai.metrics import accuracy
 
+    from fastai.torch_core import trainable_params
+
     return Learner(dls, model.to(dls.device), loss_func=CrossEntropyLossFlat(), opt_func=opt_func(opt),
-                   metrics=accuracy, path=workdir, wd=wd, cbs=cbs)
+                   metrics=accuracy, path=workdir, wd=wd, cbs=cbs, splitter=splitter or trainable_params,
+                   train_bn=train_bn)

@@ -12,7 +12,8 @@ from .multiseed import SeedSpread
 from .training import FitResult
 
 __all__ = ["plot_lr_schedule", "plot_lr_find", "plot_seed_spread", "plot_fit_histories", "plot_schedule",
-           "plot_lr_per_epoch", "plot_batch_overlay", "plot_lr_vs_batch", "plot_noise_vs_batch", "SUGGESTION_COLORS"]
+           "plot_lr_per_epoch", "plot_batch_overlay", "plot_lr_vs_batch", "plot_noise_vs_batch", "plot_group_lrs",
+           "plot_group_schedules", "SUGGESTION_COLORS"]
 
 SUGGESTION_COLORS = {"valley": "tab:orange", "slide": "tab:green", "minimum": "tab:red", "steep": "tab:purple"}
 
@@ -37,6 +38,7 @@ def plot_lr_find(result: FinderResult, ax: Axes | None = None, *, methods: Itera
                  skip_end: int = 5, show_raw: bool = False, label: str | None = None, color=None) -> Axes:
     """Smoothed loss against LR (log x), with the suggestions marked, as fastai's ``plot_lr_find``."""
     ax = _ax(ax)
+    previous_ylim = ax.get_ylim() if ax.get_lines() else None  # overlaying: keep earlier curves in view
     end = len(result.lrs) - skip_end if skip_end else len(result.lrs)
     lrs = result.lrs[:end]
     if show_raw:
@@ -46,10 +48,15 @@ def plot_lr_find(result: FinderResult, ax: Axes | None = None, *, methods: Itera
         if result.suggestions.get(m) is None:
             continue
         mark_lr, mark_loss = result.marks[m]
-        ax.plot(mark_lr, mark_loss, "o", color=SUGGESTION_COLORS.get(m), ms=7,
+        # on an overlay each curve's marks take the curve's colour, ringed in the method's
+        ax.plot(mark_lr, mark_loss, "o", color=color or SUGGESTION_COLORS.get(m), ms=7,
+                markeredgecolor=SUGGESTION_COLORS.get(m), markeredgewidth=2,
                 label=f"{m}: {result.suggestions[m]:.2e}")
     ax.set(xscale="log", xlabel="learning rate (log scale)", ylabel="loss")
     _limit_y(ax, result.losses[:end])
+    if previous_ylim is not None:
+        lo, hi = ax.get_ylim()
+        ax.set_ylim(min(lo, previous_ylim[0]), max(hi, previous_ylim[1]))
     ax.legend(loc="lower left")
     return ax
 
@@ -221,5 +228,32 @@ def plot_noise_vs_batch(noise: dict[int, float], ax: Axes | None = None) -> Axes
     ax.set(xscale="log", yscale="log", xlabel="batch size", ylabel="step-to-step noise of the raw loss")
     ax.set_xticks(bs, [str(int(b)) for b in bs])
     ax.minorticks_off()
+    ax.legend()
+    return ax
+
+
+def plot_group_lrs(lrs: Sequence[float], names: Sequence[str], ax: Axes | None = None, *,
+                   trainable: Sequence[bool] | None = None, label: str | None = None) -> Axes:
+    """The LR of each layer group along the network, input on the left, head on the right."""
+    ax = _ax(ax)
+    x = np.arange(len(lrs))
+    colors = ["tab:blue" if (trainable is None or t) else "0.75" for t in (trainable or [True] * len(lrs))]
+    ax.bar(x, lrs, color=colors, label=label)
+    for xi, lr in zip(x, lrs):
+        ax.annotate(f"{lr:.1e}", (xi, lr), ha="center", va="bottom", textcoords="offset points", xytext=(0, 3))
+    ax.set(yscale="log", ylabel="learning rate", xticks=x)
+    ax.set_xticklabels(names)
+    ax.set_ylim(min(lrs) / 3, max(lrs) * 4)
+    if trainable is not None and not all(trainable):
+        ax.set_title("grey: frozen group (only its batch-norm layers train)")
+    return ax
+
+
+def plot_group_schedules(per_group: Sequence[Sequence[float]], names: Sequence[str], ax: Axes | None = None) -> Axes:
+    """Each layer group's LR across the iterations of a run (log scale)."""
+    ax = _ax(ax)
+    for lrs, name in zip(per_group, names):
+        ax.plot(np.arange(len(lrs)), lrs, label=name)
+    ax.set(yscale="log", xlabel="iteration", ylabel="learning rate")
     ax.legend()
     return ax

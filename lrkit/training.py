@@ -63,16 +63,20 @@ class _EpochTimer(Callback):
         self.times.append(time.perf_counter() - self.t0)
 
 
-def fit_and_record(learn, epochs: int, lr: float, *, method: FitMethod = "fit", label: str = "",
+def fit_and_record(learn, epochs: int, lr: float | slice, *, method: FitMethod = "fit", label: str = "",
                    progress: bool = True, cbs=None, **fit_kwargs) -> FitResult:
-    """Train ``learn`` for ``epochs`` at ``lr`` with ``method`` and return the recorded numbers.
+    """Train ``learn`` for ``epochs`` at ``lr`` (a float, or a slice for discriminative LRs) with
+    ``method`` and return the recorded numbers (``FitResult.lr`` is the highest LR).
 
     A loss that blows up to NaN is not an error here: it is what a too-high LR looks like.
     """
     if epochs < 1:
         raise ValueError(f"Expected at least one epoch, got {epochs}")
-    if not lr > 0:
-        raise ValueError(f"Expected a positive learning rate, got {lr}")
+    top = lr.stop if isinstance(lr, slice) else lr  # a slice spreads LRs over layer groups
+    if top is None or not top > 0 or (isinstance(lr, slice) and lr.start is not None and not lr.start > 0):
+        raise ValueError(f"Expected a positive learning rate or slice(lo, hi), got {lr}")
+    if len(learn.metrics) != 1:
+        raise ValueError(f"Expected a learner with one metric, accuracy (metrics=accuracy), got {len(learn.metrics)}")
     if method not in ("fit", "one_cycle", "flat_cos"):
         raise ValueError(f"Expected method 'fit', 'one_cycle' or 'flat_cos', got {method!r}")
     fit = getattr(learn, "fit" if method == "fit" else f"fit_{method}")
@@ -87,5 +91,5 @@ def fit_and_record(learn, epochs: int, lr: float, *, method: FitMethod = "fit", 
     values = [list(map(float, v)) for v in learn.recorder.values]
     train, valid, acc = (tuple(v[i] for v in values) for i in range(3))
     diverged = any(not math.isfinite(x) for x in train + valid)
-    return FitResult(label or f"lr {lr:g}", lr, method, train, valid, acc, tuple(timer.times), diverged,
+    return FitResult(label or f"lr {top:g}", float(top), method, train, valid, acc, tuple(timer.times), diverged,
                      tuple(map(float, learn.recorder.lrs)), tuple(timer.mom_values), fit_kwargs.get("wd", learn.wd))

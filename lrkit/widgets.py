@@ -15,7 +15,7 @@ from .plots import plot_fit_histories, plot_lr_find, plot_lr_schedule, plot_sche
 from .suggestions import METHODS
 from .training import FitResult
 
-__all__ = ["FinderPanel", "LRTrialPanel", "SchedulePanel", "BatchSizePanel"]
+__all__ = ["FinderPanel", "LRTrialPanel", "SchedulePanel", "BatchSizePanel", "DiscriminativePanel"]
 
 
 class _Panel:
@@ -316,3 +316,62 @@ class BatchSizePanel(_Panel):
             ax_curves.set_title("seed 0; dots: where the loss doubles")
             plot_noise_vs_batch(self.sweep.median_statistic(curve_noise), ax=ax_noise)
         self._show(fig)
+
+
+class DiscriminativePanel(_Panel):
+    """Sliders for ``slice(lo, hi)``: the LR of each layer group redraws live; *Train* trains with it.
+
+    ``train(lr_spec)`` returns a :class:`FitResult` drawn beside ``references``.
+    """
+
+    def __init__(self, group_names: Sequence[str], *, lo: float = 1e-4, hi: float = 1e-2,
+                 train: Callable[[slice], FitResult] | None = None, references: Sequence[FitResult] = ()):
+        super().__init__()
+        self.names, self.train, self.references, self.trials = list(group_names), train, list(references), []
+        style = {"description_width": "110px"}
+        self.lo = W.FloatLogSlider(value=lo, base=10, min=-7, max=-1, description="lo (first group)",
+                                   readout_format=".1e", style=style)
+        self.hi = W.FloatLogSlider(value=hi, base=10, min=-5, max=0, description="hi (head)", readout_format=".1e",
+                                   style=style)
+        for control in (self.lo, self.hi):
+            control.observe(self.redraw, names="value")
+        self.train_button = W.Button(description="Train with this slice", button_style="primary", icon="play",
+                                     disabled=train is None, layout=W.Layout(width="200px"))
+        self.train_button.on_click(lambda _: self.run())
+        self.widget = W.VBox([W.HBox([self.lo, self.hi, self.train_button]), self.status, self.out])
+        self.redraw()
+
+    def spec(self) -> slice:
+        return slice(self.lo.value, self.hi.value)
+
+    def redraw(self, *_) -> None:
+        from .discriminative import group_lrs
+        from .plots import plot_group_lrs
+
+        try:
+            lrs = group_lrs(self.spec(), len(self.names))
+        except ValueError as err:
+            self._error(err)
+            return
+        self.status.value = f"lr_max=slice({self.lo.value:.1e}, {self.hi.value:.1e})"
+        runs = self.references + self.trials
+        fig = Figure(figsize=(12, 3.6))
+        fig.subplots_adjust(left=0.07, right=0.97, bottom=0.15, top=0.88, wspace=0.3)
+        axes = fig.subplots(1, 2 if runs else 1, squeeze=False)[0]
+        plot_group_lrs(lrs, self.names, ax=axes[0])
+        if runs:
+            plot_fit_histories(runs, "accuracy", ax=axes[1])
+        self._show(fig)
+
+    def run(self) -> None:
+        spec = self.spec()
+        self.status.value = "training..."
+        try:
+            with self.out:
+                result = self.train(spec)
+        except Exception as err:
+            self._error(err)
+            return
+        self.trials.append(result)
+        self.redraw()
+        self.status.value = f"trained with slice({spec.start:.1e}, {spec.stop:.1e}): accuracy {result.final_accuracy:.1%}"

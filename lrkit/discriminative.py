@@ -1,0 +1,98 @@
+"""Discriminative learning rates: one LR per layer group, small for early (general) layers of a
+pretrained network and large for its new head (Howard & Ruder 2018, ULMFiT, arXiv 1801.06146).
+
+fastai spreads an LR spec over the groups in ``Optimizer.set_hyper``; :func:`group_lrs` does
+the same, and the tests check it against fastai's own param groups.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from fastai.callback.core import Callback
+
+__all__ = ["group_lrs", "FineTunePhase", "fine_tune_phases", "GroupState", "group_states", "GroupLRRecorder"]
+
+
+def group_lrs(lr: float | slice, n_groups: int) -> list[float]:
+    """One LR per group, as fastai does it: a float goes to every group; ``slice(hi)`` gives
+    ``hi/10`` to all groups but the last, which gets ``hi``; ``slice(lo, hi)`` spaces the LRs
+    geometrically from ``lo`` (first group) to ``hi`` (last)."""
+    if n_groups < 1:
+        raise ValueError(f"Expected at least one layer group, got {n_groups}")
+    if not isinstance(lr, slice):
+        if not lr > 0:
+            raise ValueError(f"Expected a positive learning rate, got {lr}")
+        return [float(lr)] * n_groups
+    if lr.stop is None or not lr.stop > 0 or (lr.start is not None and not 0 < lr.start <= lr.stop):
+        raise ValueError(f"Expected slice(hi) or slice(lo, hi) with 0 < lo <= hi, got {lr}")
+    if lr.start:
+        if n_groups == 1:
+            return [float(lr.stop)]
+        step = (lr.stop / lr.start) ** (1 / (n_groups - 1))
+        return [float(lr.start * step ** i) for i in range(n_groups)]
+    return [lr.stop / 10] * (n_groups - 1) + [float(lr.stop)]
+
+
+@dataclass(frozen=True)
+class FineTunePhase:
+    name: str
+    epochs: int
+    peak_lrs: tuple[float, ...]  # per group, at the top of the one cycle
+    trainable: tuple[bool, ...]  # per group (with fastai's default train_bn, frozen groups' batch norm still trains)
+    pct_start: float
+    div: float
+
+
+def fine_tune_phases(epochs: int, n_groups: int, base_lr: float = 2e-3, freeze_epochs: int = 1,
+                     lr_mult: float = 100, pct_start: float = 0.3, div: float = 5.0) -> list[FineTunePhase]:
+    """What ``learn.fine_tune(epochs, base_lr, ...)`` does: one cycle on the head alone with
+    ``slice(base_lr)``, then everything unfrozen with ``slice(base_lr/2/lr_mult, base_lr/2)``."""
+    head_only = tuple(i == n_groups - 1 for i in range(n_groups))
+    return [
+        FineTunePhase("frozen: head only", freeze_epochs, tuple(group_lrs(slice(base_lr), n_groups)), head_only,
+                      0.99, 25.0),
+        FineTunePhase("unfrozen", epochs, tuple(group_lrs(slice(base_lr / 2 / lr_mult, base_lr / 2), n_groups)),
+                      (True,) * n_groups, pct_start, div),
+    ]
+
+
+@dataclass(frozen=True)
+class GroupState:
+    index: int
+    n_params: int
+    trainable: bool  # any non-batch-norm weight of the group requires grad
+    lr: float
+
+
+def group_states(learn) -> list[GroupState]:
+    """Per layer group: size, whether it trains, and its current LR (creates the optimizer if needed)."""
+    from torch import nn
+
+    if learn.opt is None:
+        learn.create_opt()
+    bn_params = {id(p) for m in learn.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+                 for p in m.parameters()}
+    states = []
+    for i, (params, hypers) in enumerate(zip(learn.opt.param_lists, learn.opt.hypers)):
+        weights = [p for p in params if id(p) not in bn_params]
+        states.append(GroupState(i, sum(p.numel() for p in params), any(p.requires_grad for p in weights),
+                                 float(hypers["lr"])))
+    return states
+
+
+class GroupLRRecorder(Callback):
+    """Records every group's LR at every training batch (fastai's Recorder keeps only the last group's)."""
+
+    order = 99
+
+    def before_fit(self):
+        self.lrs: list[list[float]] = []
+
+    def after_batch(self):
+        if self.training:
+            self.lrs.append([float(h["lr"]) for h in self.opt.hypers])
+
+    def per_group(self) -> list[list[float]]:
+        return [list(col) for col in zip(*self.lrs)]
+

@@ -1,0 +1,155 @@
+"""Discriminative LRs against the LRs fastai puts in the optimizer's param groups."""
+import pytest
+import torch
+from fastai.callback.schedule import fit_one_cycle  # noqa: F401  (Learner.fine_tune, fit_one_cycle)
+from fastai.callback.core import Callback
+from fastai.learner import Learner
+from fastai.losses import CrossEntropyLossFlat
+from fastai.metrics import accuracy
+from fastai.optimizer import Adam
+from fastai.torch_core import set_seed
+from torch import nn
+
+from lrkit.data import dataloaders
+from lrkit.discriminative import GroupLRRecorder, fine_tune_phases, group_lrs, group_states
+from lrkit.schedules import one_cycle, sample
+
+
+def three_groups(workdir):
+    set_seed(0)
+    dls = dataloaders("digits", bs=32, n_train=256, n_valid=64, seed=0, device="cpu")
+    model = nn.Sequential(
+        nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU()),
+        nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten()),
+        nn.Linear(8, 10),
+    )
+    return Learner(dls, model, loss_func=CrossEntropyLossFlat(), opt_func=Adam, path=workdir, metrics=accuracy,
+                   splitter=lambda m: [list(m[i].parameters()) for i in range(3)])
+
+
+@pytest.mark.parametrize("spec,expected", [
+    (1e-3, [1e-3, 1e-3, 1e-3]),
+    (slice(1e-2), [1e-3, 1e-3, 1e-2]),
+    (slice(1e-5, 1e-3), [1e-5, 1e-4, 1e-3]),
+])
+def test_group_lrs_by_hand(spec, expected):
+    assert group_lrs(spec, 3) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("spec", [3e-3, slice(3e-3), slice(1e-5, 1e-2), slice(2e-4, 2e-4)])
+def test_group_lrs_equal_fastai_set_hyper(workdir, spec):
+    learn = three_groups(workdir)
+    learn.create_opt()
+    learn.opt.set_hyper("lr", spec)
+    assert [h["lr"] for h in learn.opt.hypers] == pytest.approx(group_lrs(spec, 3), rel=1e-12)
+
+
+def test_one_cycle_with_a_slice_puts_each_group_on_its_own_cycle(workdir):
+    learn = three_groups(workdir)
+    rec = GroupLRRecorder()
+    with learn.no_logging(), learn.no_bar():
+        learn.fit_one_cycle(2, slice(1e-5, 1e-3), cbs=rec)
+    n = 2 * len(learn.dls.train)
+    for lr_max, recorded in zip(group_lrs(slice(1e-5, 1e-3), 3), rec.per_group()):
+        assert recorded == pytest.approx(sample(one_cycle(lr_max)[0], n), rel=1e-9)
+
+
+def test_fine_tune_phases_equal_what_fastai_does(workdir):
+    learn = three_groups(workdir)
+    rec = GroupLRRecorder()
+    states = []
+
+    class Watch(Callback):  # freeze state at the start of each phase
+        def before_fit(self):
+            states.append([s.trainable for s in group_states(self.learn)])
+
+    with learn.no_logging(), learn.no_bar():
+        learn.fine_tune(2, base_lr=4e-3, freeze_epochs=1, cbs=[rec, Watch()])
+    n_iter = len(learn.dls.train)
+    phases = fine_tune_phases(2, 3, base_lr=4e-3, freeze_epochs=1)
+    assert [list(p.trainable) for p in phases] == states == [[False, False, True], [True, True, True]]
+    expected = [[] for _ in range(3)]
+    for phase in phases:
+        for g, peak in enumerate(phase.peak_lrs):
+            lr, _ = one_cycle(peak, div=phase.div, pct_start=phase.pct_start)
+            expected[g] += sample(lr, phase.epochs * n_iter)
+    # fine_tune's recorder restarts per fit; ours keeps the second phase only, so compare per phase
+    second = rec.per_group()
+    for g in range(3):
+        assert second[g] == pytest.approx(expected[g][n_iter:], rel=1e-9)
+    assert phases[1].peak_lrs == pytest.approx((2e-5, 2e-4, 2e-3))
+
+
+def test_group_states_report_freezing(workdir):
+    learn = three_groups(workdir)
+    learn.freeze()
+    states = group_states(learn)
+    assert [s.trainable for s in states] == [False, False, True]
+    assert states[0].n_params == sum(p.numel() for p in learn.model[0].parameters())
+    # fastai keeps batch-norm layers training in frozen groups
+    assert learn.model[0][1].weight.requires_grad and not learn.model[0][0].weight.requires_grad
+    learn.unfreeze()
+    assert all(s.trainable for s in group_states(learn))
+
+
+@pytest.mark.parametrize("bad", [slice(None), slice(1e-2, 1e-3), -1.0])
+def test_bad_specs(bad):
+    with pytest.raises(ValueError, match="Expected"):
+        group_lrs(bad, 3)
+
+
+def test_pretrained_weights_load_offline_and_split_into_three_groups():
+    from lrkit.pretrained import efficientnet_lite0, efficientnet_splitter
+
+    model = efficientnet_lite0(2, pretrained=True, size=32)
+    groups = efficientnet_splitter(model)
+    assert len(groups) == 3 and [len(g) > 0 for g in groups] == [True, True, True]
+    assert sum(map(len, groups)) == len(list(model.parameters()))  # every parameter in exactly one group
+    random = efficientnet_lite0(2, pretrained=False, size=32)
+    stem = model[1]._conv_stem.weight
+    assert not torch.equal(stem, random[1]._conv_stem.weight)
+    assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 2)
+
+
+def test_discriminative_panel_redraws_live_and_trains_with_the_slice(workdir):
+    from matplotlib.figure import Figure
+
+    from lrkit.training import fit_and_record
+    from lrkit.widgets import DiscriminativePanel
+
+    specs = []
+
+    def train(spec):
+        specs.append(spec)
+        return fit_and_record(three_groups(workdir), 1, spec, method="one_cycle", progress=False, label="mine")
+
+    panel = DiscriminativePanel(["early", "late", "head"], lo=1e-5, hi=1e-3, train=train)
+    bars = [p.get_height() for p in panel.figure.axes[0].patches]
+    assert bars == pytest.approx([1e-5, 1e-4, 1e-3])
+    panel.lo.value = 1e-4
+    assert [p.get_height() for p in panel.figure.axes[0].patches] == pytest.approx([1e-4, 10 ** -3.5, 1e-3])
+    assert specs == []
+    panel.lo.value = 1e-1  # above hi: an error in the panel, not a traceback
+    assert "0 &lt; lo &lt;= hi" in panel.status.value
+    panel.lo.value = 1e-5
+    panel.train_button.click()
+    assert specs == [slice(1e-5, 1e-3)] and "accuracy" in panel.status.value
+    assert isinstance(panel.figure, Figure) and len(panel.figure.axes) == 2
+
+
+def test_online_resnet34_path_on_a_local_pets_folder(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from lrkit import setup
+    from lrkit.experiments import pets_resnet34_learner
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "images").mkdir()
+    for i in range(8):  # same layout and naming as Oxford-IIIT Pets: cats capitalised
+        for name in (f"Persian_{i}.jpg", f"pug_{i}.jpg"):
+            Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(tmp_path / "images" / name)
+    session = setup("ci", style=False)
+    learn = pets_resnet34_learner(session, size=32, bs=4, pretrained=False, path=tmp_path)  # no weights download
+    assert len(learn.opt.param_lists if learn.opt else learn.splitter(learn.model)) == 3  # fastai's own groups
+    assert learn.dls.c == 2

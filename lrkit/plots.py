@@ -69,20 +69,22 @@ def _limit_y(ax: Axes, losses: Sequence[float]) -> None:
         ax.set_ylim(lo - 0.1 * (start - lo + 1e-3), max(start, lo) + 0.6 * (start - lo + 1e-3))
 
 
-def plot_seed_spread(spread: SeedSpread, ax: Axes | None = None, *, method: str = "valley",
-                     skip_end: int = 5) -> Axes:
-    """Each seed's curve faintly, the median and the 25-75% band, and every seed's suggestion."""
+def plot_seed_spread(spread: SeedSpread, ax: Axes | None = None, *, method: str | Iterable[str] = "valley",
+                     skip_end: int = 5, show_raw: bool = False) -> Axes:
+    """Each seed's curve faintly, the median and the 25-75% band, and every seed's suggestion
+    for each of ``method`` (one name or several)."""
     ax = _ax(ax)
     for r in spread.results:
+        if show_raw:
+            ax.plot(r.lrs[:-skip_end or None], r.raw_losses[:-skip_end or None], color="0.85", lw=0.6)
         ax.plot(r.lrs[:-skip_end or None], r.losses[:-skip_end or None], color="0.7", lw=0.8)
     end = len(spread.lrs) - skip_end
     lrs = np.asarray(spread.lrs[:end])
     ax.fill_between(lrs, spread.low[:end], spread.high[:end], color="tab:blue", alpha=0.25, label="25-75% of seeds")
     ax.plot(lrs, spread.median[:end], color="tab:blue", lw=2, label=f"median of {len(spread.results)} seeds")
-    values = spread.suggestions(method)
-    for i, v in enumerate(values):
-        ax.axvline(v, color=SUGGESTION_COLORS.get(method, "k"), lw=1, alpha=0.7,
-                   label=f"{method} per seed" if i == 0 else None)
+    for m in ([method] if isinstance(method, str) else list(method)):
+        for i, v in enumerate(spread.suggestions(m)):
+            ax.axvline(v, color=SUGGESTION_COLORS.get(m, "k"), lw=1, alpha=0.7, label=f"{m} per seed" if i == 0 else None)
     ax.set(xscale="log", xlabel="learning rate (log scale)", ylabel="smoothed loss")
     _limit_y(ax, spread.median[:end])
     ax.legend(loc="lower left")

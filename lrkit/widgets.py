@@ -113,7 +113,8 @@ class FinderPanel(_Panel):
             if len(results) == 1:
                 plot_lr_find(results[0], ax=ax_loss, methods=self.methods.value, show_raw=self.show_raw.value)
             else:
-                plot_seed_spread(spread_of(results), ax=ax_loss, method=(self.methods.value or ("valley",))[0])
+                plot_seed_spread(spread_of(results), ax=ax_loss, method=self.methods.value,
+                                 show_raw=self.show_raw.value)
         except Exception as err:
             self._error(err)
             return

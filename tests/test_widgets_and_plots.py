@@ -207,3 +207,12 @@ def test_lr_vs_batch_plot_fits_both_rules():
     assert any(l.startswith("measured noise scale:") for l in labels)
     assert any(l.startswith("same shape, fitted:") for l in labels)
     assert ax.get_title() == "fitted slope on log-log axes: 1.00"
+
+
+def test_finder_panel_picture_controls_also_act_on_several_seeds(build, results):
+    panel = FinderPanel(build, num_it=40, spread=spread_of(results))
+    n_lines = len(panel.figure.axes[1].get_lines())
+    panel.show_raw.value = True  # one faint raw curve per seed
+    assert len(panel.figure.axes[1].get_lines()) == n_lines + len(results)
+    panel.methods.value = ("valley", "steep")
+    assert {"valley per seed", "steep per seed"} <= set(_lines(panel.figure.axes[1]))

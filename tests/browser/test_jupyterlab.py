@@ -1,0 +1,188 @@
+"""The lessons in a real browser: JupyterLab from the project's environment, driven by Playwright
+in Debian's Chromium. Each notebook is run top to bottom on the ci profile; its widget panels must
+render and react, and no cell may show an error. Screenshots go to $LRKIT_ARTIFACTS (default
+~/.cache/lrkit/artifacts/browser), outside the repository.
+
+Run alone with ``make test-browser`` (or ``pytest -m browser``).
+"""
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9]*.ipynb"))
+CHROMIUM = os.environ.get("LRKIT_CHROMIUM", "/usr/bin/chromium")
+# Chromium flags for a closed network, as root, without a screen
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
+                 "--disable-background-networking", "--disable-component-update"]
+# what to do with each notebook's panel, and how to tell that it reacted
+ACTIONS = {
+    "01_lr_range_test.ipynb": ("checkbox", "show raw loss"),
+    "02_lr_too_low_too_high.ipynb": ("button", "Train"),
+    "03_one_cycle.ipynb": ("slider", 0),
+    "04_discriminative_lrs.ipynb": ("slider", 0),
+    "05_batch_size_vs_lr.ipynb": ("button", "adam"),
+}
+WIDGET_ERRORS = ("Error displaying widget", "model not found", "Failed to load model class")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def artifacts_dir() -> Path:
+    folder = Path(os.environ.get("LRKIT_ARTIFACTS") or Path.home() / ".cache" / "lrkit" / "artifacts") / "browser"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """JupyterLab on 127.0.0.1 with a token, on a copy of the notebooks, with its own settings."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing; run scripts/browser.sh (make test does) or apt-get install chromium")
+    tmp = tmp_path_factory.mktemp("lab")
+    shutil.copytree(ROOT / "notebooks", tmp / "notebooks")  # the browser may save; never into the repository
+    token, port = secrets.token_hex(16), _free_port()
+    env = {**os.environ, "LRKIT_PROFILE": "ci", "PYTHONPATH": str(ROOT),
+           "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"), "JUPYTER_CONFIG_DIR": str(tmp / "config"),
+           "JUPYTERLAB_SETTINGS_DIR": str(tmp / "settings"), "JUPYTERLAB_WORKSPACES_DIR": str(tmp / "workspaces")}
+    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp / 'notebooks'}",
+           "--ServerApp.allow_root=True", "--LabApp.news_url=None", "--LabApp.check_for_updates_class="
+           "jupyterlab.NeverCheckForUpdate"]
+    # render every cell (JupyterLab 4 only renders the cells in view by default), no pop-ups
+    settings = tmp / "settings" / "@jupyterlab"
+    (settings / "notebook-extension").mkdir(parents=True)
+    (settings / "notebook-extension" / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
+    (settings / "apputils-extension").mkdir(parents=True)
+    (settings / "apputils-extension" / "notification.jupyterlab-settings").write_text(
+        '{"fetchNews": "false", "checkForUpdates": false}')
+    log = open(tmp / "server.log", "w")
+    server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+                break
+            except OSError:
+                if server.poll() is not None or time.time() > deadline:
+                    raise RuntimeError(f"JupyterLab did not start: {(tmp / 'server.log').read_text()[-2000:]}")
+                time.sleep(0.5)
+        yield base, token
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def _wait_until_run(page, timeout_s: float) -> None:
+    """All code cells have an execution count and none is running."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        prompts = page.locator(".jp-CodeCell .jp-InputPrompt").all_inner_texts()
+        if prompts and all(re.fullmatch(r"\[\d+\]:", p.strip()) for p in prompts):
+            return
+        page.wait_for_timeout(1000)
+    raise AssertionError(f"cells still running after {timeout_s:.0f} s: {prompts}")
+
+
+def _wait_kernel_idle(base: str, token: str, name: str, timeout_s: float = 90) -> None:
+    """The notebook's kernel has started and is idle (asking the server, not the page)."""
+    import json
+
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        sessions = json.load(urllib.request.urlopen(f"{base}/api/sessions?token={token}", timeout=5))
+        states = [s["kernel"]["execution_state"] for s in sessions if s["path"].endswith(name)]
+        if states == ["idle"]:
+            time.sleep(1)  # let the page's own connection to the kernel settle
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"the kernel of {name} did not become idle within {timeout_s:.0f} s")
+
+
+def _panel_image(page):
+    imgs = page.locator(".widget-output img")
+    return imgs.last.get_attribute("src") if imgs.count() else None
+
+
+def _act(page, action) -> None:
+    kind, what = action
+    if kind == "checkbox":
+        page.get_by_label(what).first.check()
+    elif kind == "button":
+        page.locator(".jupyter-widgets button", has_text=re.compile(rf"^\s*{what}\s*$")).first.click()
+    elif kind == "slider":
+        handle = page.locator(".jupyter-widgets .noUi-handle").nth(what)
+        handle.focus()
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("ArrowRight")
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_runs_and_its_panel_reacts_in_jupyterlab(lab, browser, name):
+    base, token = lab
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"{base}/lab/tree/{name}?reset&token={token}", wait_until="domcontentloaded")  # one tab
+        page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
+        _wait_kernel_idle(base, token, name)
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        _wait_until_run(page, timeout_s=300)
+
+        errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+        tracebacks = [t for t in errors.all_inner_texts() if "Traceback" in t or re.search(r"\w+Error\b", t)]
+        assert not tracebacks, f"{name}: a cell shows an error: {tracebacks[0][:500]}"
+        text = page.locator(".jp-NotebookPanel:visible .jp-Notebook").inner_text()
+        assert not any(e in text for e in WIDGET_ERRORS), f"{name}: a widget failed to render"
+
+        if name in ACTIONS:
+            panel = page.locator(".jupyter-widgets.widget-vbox").last
+            panel.scroll_into_view_if_needed()
+            assert panel.is_visible(), f"{name}: the panel did not render"
+            before = _panel_image(page)
+            assert before, f"{name}: the panel shows no plot"
+            _act(page, ACTIONS[name])
+            deadline = time.time() + 120
+            while _panel_image(page) == before and time.time() < deadline:
+                page.wait_for_timeout(500)
+            assert _panel_image(page) != before, f"{name}: the plot did not change after {ACTIONS[name]}"
+        page.screenshot(path=str(artifacts_dir() / f"{Path(name).stem}.png"), full_page=False)
+    except Exception:
+        page.screenshot(path=str(artifacts_dir() / f"{Path(name).stem}-failed.png"), full_page=True)
+        (artifacts_dir() / f"{Path(name).stem}-failed.html").write_text(page.content())
+        raise
+    finally:
+        page.close()

@@ -5,8 +5,9 @@ SHELL := bash
 ROOT := $(CURDIR)
 ENV := PYTHONPATH=$(ROOT) PYTHONDONTWRITEBYTECODE=1
 PORT ?= 8888
+PROFILE ?= cpu
 
-.PHONY: env lab test test-unit test-notebooks bench clean-env
+.PHONY: env lab test test-unit test-notebooks test-browser browser slides precompute bench clean-env
 
 env:  ## create (or reuse) the venv and fetch the offline data
 	@venv=$$(scripts/env.sh); $(ENV) "$$venv/bin/python" -m lrkit fetch
@@ -15,11 +16,24 @@ lab: env  ## open the lessons in JupyterLab
 	@venv=$$(scripts/env.sh); $(ENV) "$$venv/bin/jupyter" lab --notebook-dir=notebooks --ip=127.0.0.1 --port=$(PORT) --no-browser \
 	    $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
-test: env  ## unit tests and nbval over every notebook, on the ci profile
+test: env browser  ## unit tests, nbval over every notebook and the browser tests, on the ci profile
 	@venv=$$(scripts/env.sh); $(ENV) LRKIT_PROFILE=ci "$$venv/bin/python" -m pytest tests notebooks --nbval-lax $(PYTEST_ARGS)
 
 test-unit: env
-	@venv=$$(scripts/env.sh); $(ENV) LRKIT_PROFILE=ci "$$venv/bin/python" -m pytest tests $(PYTEST_ARGS)
+	@venv=$$(scripts/env.sh); $(ENV) LRKIT_PROFILE=ci "$$venv/bin/python" -m pytest tests -m "not browser" $(PYTEST_ARGS)
+
+test-browser: env browser  ## only the browser tests (JupyterLab in Chromium, slides)
+	@venv=$$(scripts/env.sh); $(ENV) LRKIT_PROFILE=ci "$$venv/bin/python" -m pytest tests -m browser $(PYTEST_ARGS)
+
+browser:  ## Debian's Chromium for the browser tests
+	@scripts/browser.sh >/dev/null
+
+slides: env  ## static reveal.js decks that open offline, in build/slides
+	@scripts/slides.sh
+
+precompute: env  ## fill the result cache for a workshop: make precompute PROFILE=cpu
+	@venv=$$(scripts/env.sh); for pre in 0 3; do \
+	  $(ENV) "$$venv/bin/python" -m lrkit sweep --profile $(PROFILE) --pretrain-epochs $$pre; done
 
 test-notebooks: env
 	@venv=$$(scripts/env.sh); $(ENV) LRKIT_PROFILE=ci "$$venv/bin/python" -m pytest notebooks --nbval-lax $(PYTEST_ARGS)

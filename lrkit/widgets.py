@@ -259,7 +259,8 @@ class BatchSizePanel(_Panel):
                                    style=style)
         self.opt = W.ToggleButtons(options=["sgd", "adam"], value=spec.opt, description="optimizer", style=style)
         self.dataset = W.Dropdown(options=list(datasets), value=spec.dataset, description="dataset", style=style)
-        self.compute_button = W.Button(description="Compute missing", button_style="primary", icon="play")
+        self.compute_button = W.Button(description="Compute missing", button_style="primary", icon="play",
+                                       layout=W.Layout(width="180px"))
         for control in (self.batch_sizes, self.n_seeds, self.opt, self.dataset):
             control.observe(self.redraw, names="value")
         self.compute_button.on_click(lambda _: self.compute())
@@ -316,6 +317,11 @@ class BatchSizePanel(_Panel):
             plot_batch_overlay(first_seed, ax=ax_curves, mark=divergence_lr)
             ax_curves.set_title("seed 0; dots: where the loss doubles")
             plot_noise_vs_batch(self.sweep.median_statistic(curve_noise), ax=ax_noise)
+        else:
+            for ax in (ax_curves, ax_noise):
+                ax.set_axis_off()
+            ax_curves.text(0.5, 0.5, "Nothing in the cache for this choice yet:\npress Compute missing",
+                           ha="center", va="center", fontsize=13, transform=ax_curves.transAxes)
         self._show(fig)
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "DatasetMissingError",
     "AssetStatus",
     "data_home",
+    "lrkit_home",
     "fashion_mnist_dir",
     "fetch_fashion_mnist",
     "animal_files",
@@ -54,9 +55,14 @@ class DatasetMissingError(FileNotFoundError):
     """A dataset or weights file is not on this machine; the message says how to get it."""
 
 
+def lrkit_home() -> Path:
+    """Where the kit keeps what it builds and fetches: ``$LRKIT_HOME``, else ``~/.cache/lrkit``."""
+    return Path(os.environ.get("LRKIT_HOME") or Path.home() / ".cache" / "lrkit")
+
+
 def data_home() -> Path:
-    """The data cache: ``$LRKIT_DATA``, else ``~/.cache/lrkit/data``."""
-    return Path(os.environ.get("LRKIT_DATA") or Path.home() / ".cache" / "lrkit" / "data")
+    """The data cache: ``$LRKIT_DATA``, else ``$LRKIT_HOME/data``."""
+    return Path(os.environ.get("LRKIT_DATA") or lrkit_home() / "data")
 
 
 def _sha256(path: Path) -> str:

@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ResultCache", "CorruptCacheWarning", "cache_home", "settings_key"]
+__all__ = ["ResultCache", "CorruptCacheWarning", "cache_home", "settings_key", "cached_result"]
 
 SCHEMA = 1
 
@@ -25,8 +25,10 @@ class CorruptCacheWarning(UserWarning):
 
 
 def cache_home() -> Path:
-    """``$LRKIT_CACHE``, else ``~/.cache/lrkit/results``."""
-    return Path(os.environ.get("LRKIT_CACHE") or Path.home() / ".cache" / "lrkit" / "results")
+    """``$LRKIT_CACHE``, else ``$LRKIT_HOME/results`` (``~/.cache/lrkit/results``)."""
+    from .assets import lrkit_home
+
+    return Path(os.environ.get("LRKIT_CACHE") or lrkit_home() / "results")
 
 
 def settings_key(settings: dict[str, Any]) -> str:
@@ -74,3 +76,18 @@ class ResultCache:
             Path(tmp).unlink(missing_ok=True)
             raise
         return path
+
+
+def cached_result(result_type, settings: dict[str, Any], compute, cache: ResultCache | None = None):
+    """``compute()`` once per ``settings``: later calls load the stored result (presenter mode).
+
+    ``result_type`` is a result dataclass with ``to_dict``/``from_dict`` (FitResult, FinderResult).
+    """
+    cache = cache if cache is not None else ResultCache()
+    kind = result_type.__name__
+    payload = cache.get(kind, settings)
+    if payload is not None:
+        return result_type.from_dict(payload)
+    result = compute()
+    cache.put(kind, settings, result.to_dict())
+    return result

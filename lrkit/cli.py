@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     sweep.add_argument("--num-it", type=int, default=100)
     sweep.add_argument("--pretrain-epochs", type=int, default=3)
     sweep.add_argument("--pretrain-lr", type=float, default=1e-2)
-    sweep.add_argument("--cache", help="cache folder (default: $LRKIT_CACHE or ~/.cache/lrkit/results)")
+    sweep.add_argument("--cache", help="cache folder (default: $LRKIT_CACHE or $LRKIT_HOME/results)")
     sweep.add_argument("--recompute", action="store_true", help="ignore cached cells")
     sweep.set_defaults(func=_sweep)
     args = parser.parse_args(argv)

@@ -12,15 +12,22 @@ __all__ = ["run_conditions", "median_history", "summary_rows"]
 
 
 def run_conditions(train: Callable[..., FitResult], conditions: Mapping[str, dict], seeds: Iterable[int],
-                   progress: bool = True) -> dict[str, list[FitResult]]:
-    """``train(seed=..., label=..., **kwargs)`` for every condition and seed."""
+                   progress: bool = True, cache_key: dict | None = None) -> dict[str, list[FitResult]]:
+    """``train(seed=..., label=..., **kwargs)`` for every condition and seed.
+
+    With ``cache_key`` (JSON-able settings naming the experiment), each run is stored in the
+    result cache and loaded from it next time: a presenter's second run is instant."""
+    from .cache import cached_result
+
     from fastprogress.fastprogress import progress_bar
 
     seeds = list(seeds)
     jobs = [(label, kw, seed) for label, kw in conditions.items() for seed in seeds]
     out: dict[str, list[FitResult]] = {label: [] for label in conditions}
     for label, kw, seed in (progress_bar(jobs, leave=False) if progress else jobs):
-        out[label].append(train(seed=seed, label=label, **kw))
+        run = lambda: train(seed=seed, label=label, **kw)  # noqa: E731
+        out[label].append(run() if cache_key is None else
+                          cached_result(FitResult, {**cache_key, "label": label, "kwargs": kw, "seed": seed}, run))
     return out
 
 

@@ -43,6 +43,10 @@ class FitResult:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "FitResult":
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
 
 class _EpochTimer(Callback):
     """Wall-clock per epoch, and the momentum at each batch (fastai's Recorder keeps only the LR)."""

@@ -146,3 +146,22 @@ def test_cli_sweep_runs_headless_and_reuses_the_cache(tmp_path, capsys):
     assert len(list((tmp_path / "finder").glob("*.json"))) == 2
     assert cli(args) == 0
     assert "0 cells computed, 2 from the cache" in capsys.readouterr().out
+
+
+def test_cached_fit_results_are_computed_once(tmp_path, monkeypatch, build):
+    from lrkit.compare import run_conditions
+    from lrkit.training import FitResult, fit_and_record
+
+    monkeypatch.setenv("LRKIT_CACHE", str(tmp_path))
+    calls = []
+
+    def train(seed, label, lr):
+        calls.append((label, seed))
+        return fit_and_record(build(SPEC, 32, seed), 1, lr, label=label, progress=False)
+
+    key = {"experiment": "test", "profile": "ci"}
+    first = run_conditions(train, {"a": {"lr": 1e-3}, "b": {"lr": 1e-2}}, [0, 1], progress=False, cache_key=key)
+    again = run_conditions(train, {"a": {"lr": 1e-3}, "b": {"lr": 1e-2}}, [0, 1], progress=False, cache_key=key)
+    assert len(calls) == 4 and again == first and isinstance(again["a"][0], FitResult)
+    run_conditions(train, {"a": {"lr": 3e-3}}, [0], progress=False, cache_key=key)  # other settings: computed
+    assert len(calls) == 5

@@ -1,7 +1,7 @@
 """The lessons in a real browser: JupyterLab from the project's environment, driven by Playwright
 in Debian's Chromium. Each notebook is run top to bottom on the ci profile; its widget panels must
-render and react, and no cell may show an error. Screenshots go to $LRKIT_ARTIFACTS (default
-~/.cache/lrkit/artifacts/browser), outside the repository.
+render and react, and no cell may show an error. Screenshots go to $LRKIT_ARTIFACTS/browser
+(default $LRKIT_HOME/artifacts/browser), outside the repository.
 
 Run alone with ``make test-browser`` (or ``pytest -m browser``).
 """
@@ -46,7 +46,9 @@ def _free_port() -> int:
 
 
 def artifacts_dir() -> Path:
-    folder = Path(os.environ.get("LRKIT_ARTIFACTS") or Path.home() / ".cache" / "lrkit" / "artifacts") / "browser"
+    from lrkit.assets import lrkit_home
+
+    folder = Path(os.environ.get("LRKIT_ARTIFACTS") or lrkit_home() / "artifacts") / "browser"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

@@ -32,8 +32,10 @@ slides: env  ## static reveal.js decks that open offline, in build/slides
 	@scripts/slides.sh
 
 precompute: env  ## fill the result cache for a workshop: make precompute PROFILE=cpu
-	@venv=$$(scripts/env.sh); for pre in 0 3; do \
-	  $(ENV) "$$venv/bin/python" -m lrkit sweep --profile $(PROFILE) --pretrain-epochs $$pre; done
+	@venv=$$(scripts/env.sh); out=$$(mktemp -d); \
+	for nb in notebooks/[0-9]*.ipynb; do echo "precompute: $$nb ($(PROFILE))"; \
+	  $(ENV) LRKIT_PROFILE=$(PROFILE) "$$venv/bin/jupyter" nbconvert --to notebook --execute --log-level=WARN \
+	    --ExecutePreprocessor.timeout=3600 --output-dir "$$out" "$$nb"; done; rm -rf "$$out"
 
 test-notebooks: env
 	@venv=$$(scripts/env.sh); $(ENV) LRKIT_PROFILE=ci "$$venv/bin/python" -m pytest notebooks --nbval-lax $(PYTEST_ARGS)

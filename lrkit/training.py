@@ -29,6 +29,7 @@ class FitResult:
     lrs: tuple[float, ...] = ()  # LR at every training iteration (last param group)
     moms: tuple[float, ...] = ()  # momentum (Adam's beta1) at every training iteration
     wd: float | None = None
+    group_lrs: tuple[tuple[float, ...], ...] = ()  # per layer group, the LR at every training iteration
 
     @property
     def lr_per_epoch(self) -> tuple[float, ...]:
@@ -45,20 +46,24 @@ class FitResult:
 
     @classmethod
     def from_dict(cls, d: dict) -> "FitResult":
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+        d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        d["group_lrs"] = tuple(tuple(g) for g in d.get("group_lrs", ()))
+        return cls(**d)
 
 
 class _EpochTimer(Callback):
-    """Wall-clock per epoch, and the momentum at each batch (fastai's Recorder keeps only the LR)."""
+    """Wall-clock per epoch, and at each batch the momentum and every group's LR (fastai's
+    Recorder keeps only the last group's LR)."""
 
     order = 99
 
     def before_fit(self):
-        self.times, self.mom_values = [], []
+        self.times, self.mom_values, self.group_lr_values = [], [], []
 
     def after_batch(self):
         if self.training:
             self.mom_values.append(float(self.opt.hypers[-1].get("mom", float("nan"))))
+            self.group_lr_values.append(tuple(float(h["lr"]) for h in self.opt.hypers))
 
     def before_epoch(self):
         self.t0 = time.perf_counter()
@@ -96,4 +101,5 @@ def fit_and_record(learn, epochs: int, lr: float | slice, *, method: FitMethod =
     train, valid, acc = (tuple(v[i] for v in values) for i in range(3))
     diverged = any(not math.isfinite(x) for x in train + valid)
     return FitResult(label or f"lr {top:g}", float(top), method, train, valid, acc, tuple(timer.times), diverged,
-                     tuple(map(float, learn.recorder.lrs)), tuple(timer.mom_values), fit_kwargs.get("wd", learn.wd))
+                     tuple(map(float, learn.recorder.lrs)), tuple(timer.mom_values), fit_kwargs.get("wd", learn.wd),
+                     tuple(zip(*timer.group_lr_values)))

@@ -153,3 +153,16 @@ def test_online_resnet34_path_on_a_local_pets_folder(tmp_path):
     learn = pets_resnet34_learner(session, size=32, bs=4, pretrained=False, path=tmp_path)  # no weights download
     assert len(learn.opt.param_lists if learn.opt else learn.splitter(learn.model)) == 3  # fastai's own groups
     assert learn.dls.c == 2
+
+
+def test_fit_result_keeps_every_groups_lr_and_survives_json(workdir):
+    import json
+
+    from lrkit.training import FitResult, fit_and_record
+
+    result = fit_and_record(three_groups(workdir), 1, slice(1e-5, 1e-3), method="one_cycle", progress=False)
+    n = len(result.lrs)
+    assert len(result.group_lrs) == 3 and all(len(g) == n for g in result.group_lrs)
+    for lrs, lr_max in zip(result.group_lrs, group_lrs(slice(1e-5, 1e-3), 3)):
+        assert lrs == pytest.approx(sample(one_cycle(lr_max)[0], n), rel=1e-9)
+    assert FitResult.from_dict(json.loads(json.dumps(result.to_dict()))) == result

@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ResultCache", "CorruptCacheWarning", "cache_home", "settings_key", "cached_result"]
+__all__ = ["ResultCache", "CorruptCacheWarning", "cache_home", "settings_key", "cached_result", "cached_json"]
 
 SCHEMA = 1
 
@@ -78,16 +78,20 @@ class ResultCache:
         return path
 
 
+def cached_json(kind: str, settings: dict[str, Any], compute, cache: ResultCache | None = None) -> Any:
+    """``compute()`` (returning JSON-able data) once per ``settings``; later calls load it."""
+    cache = cache if cache is not None else ResultCache()
+    payload = cache.get(kind, settings)
+    if payload is None:
+        payload = compute()
+        cache.put(kind, settings, payload)
+    return payload
+
+
 def cached_result(result_type, settings: dict[str, Any], compute, cache: ResultCache | None = None):
     """``compute()`` once per ``settings``: later calls load the stored result (presenter mode).
 
     ``result_type`` is a result dataclass with ``to_dict``/``from_dict`` (FitResult, FinderResult).
     """
-    cache = cache if cache is not None else ResultCache()
-    kind = result_type.__name__
-    payload = cache.get(kind, settings)
-    if payload is not None:
-        return result_type.from_dict(payload)
-    result = compute()
-    cache.put(kind, settings, result.to_dict())
-    return result
+    payload = cached_json(result_type.__name__, settings, lambda: compute().to_dict(), cache)
+    return result_type.from_dict(payload)

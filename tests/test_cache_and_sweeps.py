@@ -165,3 +165,16 @@ def test_cached_fit_results_are_computed_once(tmp_path, monkeypatch, build):
     assert len(calls) == 4 and again == first and isinstance(again["a"][0], FitResult)
     run_conditions(train, {"a": {"lr": 3e-3}}, [0], progress=False, cache_key=key)  # other settings: computed
     assert len(calls) == 5
+
+
+def test_cached_json_computes_once(tmp_path):
+    from lrkit.cache import cached_json
+
+    cache, calls = ResultCache(tmp_path), []
+
+    def compute():
+        calls.append(1)
+        return [0.5, 0.75]
+
+    assert cached_json("acc", {"lr": 1e-3}, compute, cache) == [0.5, 0.75]
+    assert cached_json("acc", {"lr": 1e-3}, compute, cache) == [0.5, 0.75] and calls == [1]

@@ -7,7 +7,6 @@ the same, and the tests check it against fastai's own param groups.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
 
 from fastai.callback.core import Callback
 

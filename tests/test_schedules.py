@@ -1,6 +1,4 @@
 """Schedules against what fastai records during training and what PyTorch's schedulers set."""
-import math
-
 import pytest
 import torch
 from fastai.torch_core import set_seed

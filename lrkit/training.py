@@ -9,6 +9,8 @@ from typing import Literal
 import fastai.callback.schedule  # noqa: F401  (defines Learner.fit_one_cycle and fit_flat_cos)
 from fastai.callback.core import Callback
 
+from .discriminative import GroupLRRecorder
+
 __all__ = ["FitResult", "fit_and_record", "FitMethod"]
 
 FitMethod = Literal["fit", "one_cycle", "flat_cos"]
@@ -52,18 +54,16 @@ class FitResult:
 
 
 class _EpochTimer(Callback):
-    """Wall-clock per epoch, and at each batch the momentum and every group's LR (fastai's
-    Recorder keeps only the last group's LR)."""
+    """Wall-clock per epoch, and the momentum at each batch (fastai's Recorder keeps only the LR)."""
 
     order = 99
 
     def before_fit(self):
-        self.times, self.mom_values, self.group_lr_values = [], [], []
+        self.times, self.mom_values = [], []
 
     def after_batch(self):
         if self.training:
             self.mom_values.append(float(self.opt.hypers[-1].get("mom", float("nan"))))
-            self.group_lr_values.append(tuple(float(h["lr"]) for h in self.opt.hypers))
 
     def before_epoch(self):
         self.t0 = time.perf_counter()
@@ -89,8 +89,8 @@ def fit_and_record(learn, epochs: int, lr: float | slice, *, method: FitMethod =
     if method not in ("fit", "one_cycle", "flat_cos"):
         raise ValueError(f"Expected method 'fit', 'one_cycle' or 'flat_cos', got {method!r}")
     fit = getattr(learn, "fit" if method == "fit" else f"fit_{method}")
-    timer = _EpochTimer()
-    cbs = [timer, *(cbs or [])]
+    timer, group_lrs = _EpochTimer(), GroupLRRecorder()
+    cbs = [timer, group_lrs, *(cbs or [])]
     with learn.no_logging():
         if progress:
             fit(epochs, lr, cbs=cbs, **fit_kwargs)
@@ -102,4 +102,4 @@ def fit_and_record(learn, epochs: int, lr: float | slice, *, method: FitMethod =
     diverged = any(not math.isfinite(x) for x in train + valid)
     return FitResult(label or f"lr {top:g}", float(top), method, train, valid, acc, tuple(timer.times), diverged,
                      tuple(map(float, learn.recorder.lrs)), tuple(timer.mom_values), fit_kwargs.get("wd", learn.wd),
-                     tuple(zip(*timer.group_lr_values)))
+                     tuple(map(tuple, group_lrs.per_group())))

@@ -109,13 +109,22 @@ def result_from_curve(lrs: Sequence[float], losses: Sequence[float], raw_losses:
                         stop_reason, settings, suggestions, marks, tuple(notes), **meta)
 
 
+class _SmoothLoss:
+    """Bias-corrected exponential moving average, float32 on the CPU, as fastai's ``AvgSmoothLoss``."""
+
+    def __init__(self, beta: float):
+        self.beta, self.count, self.avg = beta, 0, torch.tensor(0.0)
+
+    def update(self, loss: torch.Tensor) -> torch.Tensor:
+        self.count += 1
+        self.avg = torch.lerp(loss, self.avg, self.beta)
+        return self.avg / (1 - self.beta ** self.count)
+
+
 def smooth(raw_losses: Sequence[float], beta: float) -> list[float]:
-    """Bias-corrected exponential moving average, in float32 as fastai's ``AvgSmoothLoss``."""
-    avg, out = torch.tensor(0.0), []
-    for i, loss in enumerate(raw_losses, start=1):
-        avg = torch.lerp(torch.tensor(float(loss)), avg, beta)
-        out.append(float(avg / (1 - beta ** i)))
-    return out
+    """The smoothed curve of recorded raw losses, as the range test computes it while running."""
+    ema = _SmoothLoss(beta)
+    return [float(ema.update(torch.tensor(float(loss)))) for loss in raw_losses]
 
 
 def resmooth(result: FinderResult, beta: float) -> FinderResult:
@@ -169,14 +178,13 @@ def _range_test(model: nn.Module, batches: Callable[[], Iterable], step: Callabl
 def _loop(batches, step, set_lr, s: FinderSettings, schedule, bar) -> tuple[list, list, list, StopReason]:
     """Set the LR, take a step, smooth the loss, decide whether to stop."""
     lrs, losses, raw = [], [], []
-    avg, best = torch.tensor(0.0), float("inf")  # float32 on the CPU, exactly as fastai's AvgSmoothLoss
+    ema, best = _SmoothLoss(s.beta), float("inf")
     while True:
         for batch in batches():  # a new epoch (reshuffled) when the loader runs out
             lr = schedule[len(lrs)]
             set_lr(lr)
             loss = step(batch).detach().mean().cpu()
-            avg = torch.lerp(loss, avg, s.beta)
-            smooth = avg / (1 - s.beta ** (len(lrs) + 1))
+            smooth = ema.update(loss)
             lrs.append(lr)
             losses.append(float(smooth))
             raw.append(float(loss))

@@ -5,10 +5,12 @@ It does what fastai 2.8's ``Learner.lr_find`` does: the LR grows exponentially f
 bias-corrected moving average (beta 0.98), and the test stops once the smoothed loss
 exceeds 4x its minimum. It runs on a fastai ``Learner`` (:func:`find_lr`) or on a plain
 PyTorch model + optimizer + loader (:func:`find_lr_torch`), and puts model and optimizer
-back exactly as it found them (in memory), also after divergence or an interrupt.
+back exactly as it found them (from host memory, no files), also after divergence or an interrupt.
 
-One difference from fastai: the test also stops at the first NaN loss, where fastai
-carries on to ``num_it``; the suggestions are the same, as both drop NaNs first.
+On a ``Learner`` the test trains through ``learn.fit``, so the learner's callbacks (mixed precision,
+gradient clipping, ``BnFreeze``...) act as in ``lr_find``. One difference from fastai: the test
+also stops at the first NaN loss, where fastai carries on to ``num_it``; the suggestions are
+still fastai's, computed as if the run had gone on.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from typing import Callable, Iterable, Iterator, Literal, Sequence
 import torch
 from torch import nn
 
-from .suggestions import CurveTooShortError, Method, suggest
+from .suggestions import CurveTooShortError, Method, suggest, valley_at_edge
 
 __all__ = ["FinderSettings", "FinderResult", "StopReason", "exp_schedule", "find_lr", "find_lr_torch",
            "preserved_state", "result_from_curve", "resmooth", "smooth"]
@@ -96,15 +98,26 @@ def exp_schedule(start_lr: float, end_lr: float, num_it: int) -> list[float]:
 def result_from_curve(lrs: Sequence[float], losses: Sequence[float], raw_losses: Sequence[float],
                       stop_reason: StopReason, settings: FinderSettings, methods: Iterable[Method] = ALL_METHODS,
                       **meta) -> FinderResult:
-    """Package a recorded curve with its suggestions; a suggestion the curve is too short for is None."""
+    """Package a recorded curve with its suggestions; a suggestion the curve is too short for is None.
+
+    After a NaN stop the suggestions are those of fastai's run, which records on to ``num_it``.
+    """
+    if not (len(lrs) == len(losses) == len(raw_losses)):
+        raise ValueError(f"Expected lrs, losses and raw_losses of one length, got {len(lrs)}, {len(losses)} "
+                         f"and {len(raw_losses)}.")
+    run_length = settings.num_it if stop_reason == "nan" else len(losses)
     suggestions, marks, notes = {}, {}, []
     for m in methods:
         try:
-            s = suggest(lrs, losses, settings.num_it, m)
+            s = suggest(lrs, losses, settings.num_it, m, run_length=run_length, stop_reason=stop_reason)
             suggestions[m], marks[m] = s.lr, (s.mark_lr, s.mark_loss)
         except CurveTooShortError as err:
             suggestions[m] = None
             notes.append(str(err))
+    if suggestions.get("valley") is not None:
+        edge = valley_at_edge(lrs, losses, settings.num_it, run_length)
+        if edge:
+            notes.append(edge)
     return FinderResult(tuple(map(float, lrs)), tuple(map(float, losses)), tuple(map(float, raw_losses)),
                         stop_reason, settings, suggestions, marks, tuple(notes), **meta)
 
@@ -138,74 +151,143 @@ def resmooth(result: FinderResult, beta: float) -> FinderResult:
                              seed=result.seed, label=result.label)
 
 
+def _to_host(tree):
+    """A copy of a (nested) state with every tensor detached and cloned into host memory."""
+    if isinstance(tree, torch.Tensor):
+        return tree.detach().to("cpu", copy=True)
+    if isinstance(tree, dict):
+        return {k: _to_host(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(_to_host(v) for v in tree)
+    return copy.deepcopy(tree)
+
+
+def _to_device(tree, device: torch.device):
+    if isinstance(tree, torch.Tensor):
+        return tree.to(device)
+    if isinstance(tree, dict):
+        return {k: _to_device(v, device) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(_to_device(v, device) for v in tree)
+    return tree
+
+
+def _load_optimizer_state(optimizer, state: dict) -> None:
+    optimizer.load_state_dict(state)
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        # fastai's Optimizer keeps the loaded tensors where they are (torch's moves them itself):
+        # put each parameter's state back on that parameter's device
+        optimizer.state = {p: _to_device(s, p.device) for p, s in optimizer.state.items()}
+
+
 @contextmanager
 def preserved_state(model: nn.Module, optimizer) -> Iterator[None]:
-    """Snapshot weights, buffers, gradients, train/eval mode and optimizer state in memory,
-    and restore them on exit, whatever happened inside."""
-    model_state = copy.deepcopy(model.state_dict())
-    opt_state = copy.deepcopy(optimizer.state_dict())
-    grads = [None if p.grad is None else p.grad.detach().clone() for p in model.parameters()]
+    """Snapshot weights, buffers, gradients, train/eval mode and optimizer state in host memory
+    (no second copy on the GPU, no files), and restore them on exit, whatever happened inside."""
+    model_state = _to_host(model.state_dict())
+    opt_state = _to_host(optimizer.state_dict())
+    grads = [None if p.grad is None else _to_host(p.grad) for p in model.parameters()]
     modes = [m.training for m in model.modules()]
     try:
         yield
     finally:
         model.load_state_dict(model_state)
-        optimizer.load_state_dict(opt_state)
+        _load_optimizer_state(optimizer, opt_state)
         for p, g in zip(model.parameters(), grads):
-            p.grad = g
+            p.grad = None if g is None else g.to(device=p.device, dtype=p.dtype)
         for m, mode in zip(model.modules(), modes):
             m.training = mode
 
 
-def _range_test(model: nn.Module, batches: Callable[[], Iterable], step: Callable, set_lr: Callable[[float], None],
-                settings: FinderSettings, progress: bool) -> tuple[list, list, list, StopReason]:
-    """Run the test in train mode, with a progress bar that is closed however the loop ends."""
+class _Curve:
+    """Records the range test point by point and says when to stop (fastai's rules, plus NaN)."""
+
+    def __init__(self, settings: FinderSettings, bar=None):
+        self.s, self.bar = settings, bar
+        self.schedule = exp_schedule(settings.start_lr, settings.end_lr, settings.num_it)
+        self.lrs, self.losses, self.raw = [], [], []
+        self.ema, self.best = _SmoothLoss(settings.beta), float("inf")
+
+    @property
+    def next_lr(self) -> float:
+        return self.schedule[len(self.lrs)]
+
+    def record(self, loss: torch.Tensor) -> StopReason | None:
+        """Add the loss of the step just taken at ``next_lr``; the reason to stop, if any."""
+        lr, loss = self.next_lr, loss.detach().float().mean().cpu()  # one host sync a step: the stop rule needs it
+        smooth = float(self.ema.update(loss))
+        self.lrs.append(lr)
+        self.losses.append(smooth)
+        self.raw.append(float(loss))
+        if self.bar is not None:
+            self.bar.comment = f"lr {lr:.1e}  loss {smooth:.3f}"
+            self.bar.update(len(self.lrs))
+        if math.isnan(smooth):  # fastai carries on to num_it with NaN weights; nothing more to learn
+            return "nan"
+        self.best = min(self.best, smooth)
+        if self.s.stop_div and smooth > self.s.div_factor * self.best:
+            return "diverged"
+        if len(self.lrs) >= self.s.num_it:
+            return "num_it"
+        return None
+
+
+@contextmanager
+def _progress(settings: FinderSettings, show: bool):
+    """A progress bar over ``num_it`` steps (or None), closed however the test ends."""
+    if not show:
+        yield None
+        return
     from fastprogress.fastprogress import progress_bar
 
-    s = settings
-    schedule = exp_schedule(s.start_lr, s.end_lr, s.num_it)
-    bar = progress_bar(range(s.num_it), leave=False) if progress else None
-    if bar is not None:
-        bar.update(0)
-    model.train()
+    bar = progress_bar(range(settings.num_it), leave=False)
+    bar.update(0)
     try:
-        return _loop(batches, step, set_lr, s, schedule, bar)
+        yield bar
     finally:
-        if bar is not None:
-            bar.on_iter_end()
-
-
-def _loop(batches, step, set_lr, s: FinderSettings, schedule, bar) -> tuple[list, list, list, StopReason]:
-    """Set the LR, take a step, smooth the loss, decide whether to stop."""
-    lrs, losses, raw = [], [], []
-    ema, best = _SmoothLoss(s.beta), float("inf")
-    while True:
-        for batch in batches():  # a new epoch (reshuffled) when the loader runs out
-            lr = schedule[len(lrs)]
-            set_lr(lr)
-            loss = step(batch).detach().mean().cpu()
-            smooth = ema.update(loss)
-            lrs.append(lr)
-            losses.append(float(smooth))
-            raw.append(float(loss))
-            if bar is not None:
-                bar.comment = f"lr {lr:.1e}  loss {float(smooth):.3f}"
-                bar.update(len(lrs))
-            if not math.isfinite(float(smooth)):
-                return lrs, losses, raw, "nan"
-            if smooth < best:
-                best = smooth
-            if s.stop_div and smooth > s.div_factor * best:
-                return lrs, losses, raw, "diverged"
-            if len(lrs) >= s.num_it:
-                return lrs, losses, raw, "num_it"
-        if not lrs:
-            raise ValueError("Expected a training loader with at least one batch, got an empty one.")
+        bar.on_iter_end()
 
 
 def _settings(settings: FinderSettings | None, **overrides) -> FinderSettings:
     given = {k: v for k, v in overrides.items() if v is not None}
     return FinderSettings(**{**asdict(settings or FinderSettings()), **given})
+
+
+def _range_test_callback(curve: _Curve):
+    """A fastai callback that drives the range test inside ``Learner.fit``, as fastai's own
+    ``LRFinder`` does, so the learner's other callbacks (mixed precision, gradient clipping,
+    BnFreeze, any custom one) act on every step; it writes no files and also stops at NaN."""
+    from fastai.callback.core import Callback, CancelFitException, CancelValidException
+
+    class RangeTest(Callback):
+        order, run_valid = 60, False  # after the Recorder (50), where fastai's LRFinder runs
+        stop_reason: StopReason | None = None
+
+        def before_batch(self):
+            self.opt.set_hyper("lr", curve.next_lr)
+
+        def after_batch(self):
+            self.stop_reason = curve.record(self.learn.loss)
+            if self.stop_reason is not None:
+                raise CancelFitException()
+
+        def before_validate(self):
+            raise CancelValidException()
+
+    return RangeTest()
+
+
+@contextmanager
+def _recorder_kept(learn) -> Iterator[None]:
+    """The Recorder's history (losses, LRs, metrics) as it was before: the test is not training."""
+    rec = getattr(learn, "recorder", None)
+    names = [a for a in ("lrs", "iters", "losses", "values", "metric_names") if hasattr(rec, a)]
+    saved = {a: copy.copy(getattr(rec, a)) for a in names}
+    try:
+        yield
+    finally:
+        for a, v in saved.items():
+            setattr(rec, a, v)
 
 
 def find_lr(learn, *, start_lr: float | None = None, end_lr: float | None = None, num_it: int | None = None,
@@ -214,35 +296,51 @@ def find_lr(learn, *, start_lr: float | None = None, end_lr: float | None = None
             label: str = "") -> FinderResult:
     """LR range test on a fastai ``Learner``, the same curve and suggestions as ``learn.lr_find()``.
 
-    Model, optimizer (``learn.opt``, also when it was ``None``) and gradients are restored after.
+    It trains through ``learn.fit``, so every callback of the learner acts as in ``lr_find``.
+    Model, optimizer (``learn.opt``, also when it was ``None``), gradients, train/eval modes and the
+    Recorder's history are restored after, from host memory, also after divergence or an interrupt.
     """
+    import fastai.callback.progress  # noqa: F401  (adds Learner.no_bar)
+
     s = _settings(settings, start_lr=start_lr, end_lr=end_lr, num_it=num_it, stop_div=stop_div, beta=beta)
+    n_batches = len(learn.dls.train)
+    if n_batches == 0:
+        raise ValueError(f"Expected a training loader with at least one batch, got none (batch size "
+                         f"{learn.dls.train.bs}, {len(learn.dls.train.dataset)} items, drop_last="
+                         f"{learn.dls.train.drop_last}); lower the batch size.")
     had_opt = learn.opt is not None
     if not had_opt:
         learn.create_opt()
-    opt = learn.opt
-    n_inp = getattr(learn.dls, "n_inp", None)
-
-    def step(b):
-        i = n_inp if n_inp is not None else (1 if len(b) == 1 else len(b) - 1)  # as Learner._split
-        xb, yb = b[:i], b[i:]
-        loss = learn.loss_func(learn.model(*xb), *yb)
-        loss.backward()
-        opt.step()
-        opt.zero_grad()
-        return loss
-
     try:
-        with preserved_state(learn.model, opt):
-            if learn.wd is not None:  # as Learner.fit does before training
-                opt.set_hypers(wd=learn.wd)
-            lrs, losses, raw, reason = _range_test(learn.model, lambda: iter(learn.dls.train), step,
-                                                   lambda lr: opt.set_hyper("lr", lr), s, progress)
+        with preserved_state(learn.model, learn.opt), _recorder_kept(learn), _progress(s, progress) as bar, \
+                learn.no_logging(), learn.no_bar():
+            curve = _Curve(s, bar)
+            cb = _range_test_callback(curve)
+            learn.fit(s.num_it // n_batches + 1, cbs=cb)  # as many epochs as lr_find runs
+            learn.opt.zero_grad()
     finally:
         if not had_opt:
             learn.opt = None
-    return result_from_curve(lrs, losses, raw, reason, s, methods, batch_size=learn.dls.train.bs, seed=seed,
-                             label=label)
+    reason = cb.stop_reason or "num_it"
+    return result_from_curve(curve.lrs, curve.losses, curve.raw, reason, s, methods, batch_size=learn.dls.train.bs,
+                             seed=seed, label=label)
+
+
+def _batches(loader: Iterable, num_it: int) -> Iterator:
+    """Batches from ``loader``, starting it again (a new, reshuffled epoch) when it runs out."""
+    count = 0
+    while True:
+        epoch = 0
+        for batch in loader:
+            epoch += 1
+            count += 1
+            yield batch
+        if epoch == 0:
+            if count == 0:
+                raise ValueError("Expected a training loader with at least one batch, got an empty one.")
+            raise ValueError(f"The loader ran out after {count} batches, fewer than num_it={num_it}, and "
+                             "cannot be started again (an iterator or generator); pass a DataLoader or a "
+                             f"list of batches, or lower num_it to {count} or less.")
 
 
 def find_lr_torch(model: nn.Module, optimizer: torch.optim.Optimizer, loss_func: Callable, loader: Iterable, *,
@@ -258,22 +356,21 @@ def find_lr_torch(model: nn.Module, optimizer: torch.optim.Optimizer, loss_func:
     s = _settings(settings, start_lr=start_lr, end_lr=end_lr, num_it=num_it, stop_div=stop_div, beta=beta)
     device = torch.device(device) if device is not None else next(model.parameters()).device
 
-    def set_lr(lr):
-        for g in optimizer.param_groups:
-            g["lr"] = lr
-
-    def step(b):
-        x, y = (t.to(device) for t in b)
-        loss = loss_func(model(x), y)
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-        return loss
-
-    with preserved_state(model, optimizer):
-        lrs, losses, raw, reason = _range_test(model, lambda: iter(loader), step, set_lr, s, progress)
-    return result_from_curve(lrs, losses, raw, reason, s, methods, batch_size=getattr(loader, "batch_size", None),
-                             seed=seed, label=label)
+    with preserved_state(model, optimizer), _progress(s, progress) as bar:
+        curve, reason = _Curve(s, bar), None
+        model.train()
+        for x, y in _batches(loader, s.num_it):
+            for g in optimizer.param_groups:
+                g["lr"] = curve.next_lr
+            loss = loss_func(model(x.to(device, non_blocking=True)), y.to(device, non_blocking=True))
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            reason = curve.record(loss)
+            if reason is not None:
+                break
+    return result_from_curve(curve.lrs, curve.losses, curve.raw, reason, s, methods,
+                             batch_size=getattr(loader, "batch_size", None), seed=seed, label=label)
 
 
 def fastai_lr_find(learn, *, settings: FinderSettings | None = None, **overrides) -> FinderResult:

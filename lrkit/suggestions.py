@@ -13,7 +13,7 @@ from typing import Callable, Literal, Sequence
 import numpy as np
 
 __all__ = ["Method", "METHODS", "Suggestion", "CurveTooShortError", "valley", "slide", "minimum", "steep",
-           "usable_curve", "suggest"]
+           "usable_curve", "suggest", "valley_at_edge"]
 
 Method = Literal["valley", "slide", "minimum", "steep"]
 
@@ -85,27 +85,57 @@ METHODS: dict[str, Callable[..., Suggestion]] = {"valley": valley, "slide": slid
 MIN_POINTS = {"valley": 1, "slide": 16, "minimum": 1, "steep": 2}
 
 
-def usable_curve(lrs: Sequence[float], losses: Sequence[float], num_it: int) -> tuple[np.ndarray, np.ndarray]:
-    """The part of the curve fastai suggests from: drop the first ``num_it // 10`` and the
-    last 5 points, and everything from the first NaN on."""
+def usable_curve(lrs: Sequence[float], losses: Sequence[float], num_it: int,
+                 run_length: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The part of the curve fastai suggests from: drop the first ``num_it // 10`` and the last 5
+    points of the run, and everything from the first NaN on.
+
+    ``run_length`` is how many points fastai's run would have recorded, when that differs from
+    ``len(losses)``: after a NaN, fastai carries on to ``num_it`` before it trims the last 5.
+    """
     lrs, losses = _arrays(lrs, losses)
-    lrs, losses = lrs[num_it // 10:-5], losses[num_it // 10:-5]
+    end = (len(losses) if run_length is None else run_length) - 5
+    lrs, losses = lrs[num_it // 10:max(end, 0)], losses[num_it // 10:max(end, 0)]
     nan = np.flatnonzero(np.isnan(losses))
     if len(nan):
         lrs, losses = lrs[:nan[0]], losses[:nan[0]]
     return lrs, losses
 
 
-def suggest(lrs: Sequence[float], losses: Sequence[float], num_it: int, method: Method = "valley") -> Suggestion:
+def _why_short(recorded: int, num_it: int, stop_reason: str | None) -> str:
+    if stop_reason == "diverged":
+        return ("The test stopped early because the loss diverged: lower start_lr or end_lr, raise num_it, "
+                "or pass stop_div=False.")
+    if stop_reason == "nan":
+        return "The loss became NaN early in the test: lower end_lr or raise num_it."
+    if recorded >= num_it:
+        return f"num_it={num_it} is too small for this suggestion: raise num_it (100 is fastai's default)."
+    return "The test stopped early: raise num_it or lower end_lr."
+
+
+def suggest(lrs: Sequence[float], losses: Sequence[float], num_it: int, method: Method = "valley", *,
+            run_length: int | None = None, stop_reason: str | None = None) -> Suggestion:
     """A suggestion from a full recorded curve, with a clear error when the curve is too short."""
     if method not in METHODS:
         raise ValueError(f"Unknown suggestion method {method!r}; expected one of {list(METHODS)}.")
-    ulrs, ulosses = usable_curve(lrs, losses, num_it)
+    if len(lrs) != len(losses):
+        raise ValueError(f"Expected as many LRs as losses, got {len(lrs)} LRs and {len(losses)} losses.")
+    ulrs, ulosses = usable_curve(lrs, losses, num_it, run_length)
     if len(ulosses) < MIN_POINTS[method]:
         raise CurveTooShortError(
             f"'{method}' needs at least {MIN_POINTS[method]} usable points, but the range test recorded "
             f"{len(losses)} of num_it={num_it} and {len(ulosses)} remain after dropping the first "
-            f"{num_it // 10}, the last 5 and any NaN. The test stopped early because the loss diverged: "
-            "lower end_lr, raise num_it, or pass stop_div=False."
+            f"{num_it // 10}, the last 5 and any NaN. " + _why_short(len(losses), num_it, stop_reason)
         )
     return METHODS[method](ulrs, ulosses, num_it)
+
+
+def valley_at_edge(lrs: Sequence[float], losses: Sequence[float], num_it: int,
+                   run_length: int | None = None) -> str | None:
+    """A note for the learner when ``valley`` found no falling stretch at all and fell back to the
+    first LR of the usable curve."""
+    _, ulosses = usable_curve(lrs, losses, num_it, run_length)
+    if len(ulosses) >= 2 and bool(np.all(np.diff(ulosses) >= 0)):
+        return ("'valley' found no stretch of falling loss and fell back to the first LR of the curve: "
+                "the loss only rose, so start the test at a lower start_lr.")
+    return None

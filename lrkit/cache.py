@@ -18,6 +18,9 @@ from typing import Any
 __all__ = ["ResultCache", "CorruptCacheWarning", "cache_home", "settings_key", "cached_result", "cached_json"]
 
 SCHEMA = 1
+# Part of every key: bump it when a change makes stored results differ from what the code computes now,
+# so nobody is shown an old result (2: the range test on a Learner runs its callbacks).
+RESULTS_VERSION = 2
 
 
 class CorruptCacheWarning(UserWarning):
@@ -37,6 +40,12 @@ def settings_key(settings: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:24]
 
 
+def _versioned(settings: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(settings, dict):
+        raise TypeError(f"Expected the settings as a dict, got {type(settings).__name__}")
+    return {**settings, "results_version": RESULTS_VERSION}
+
+
 class ResultCache:
     """``get(kind, settings)`` / ``put(kind, settings, payload)`` with JSON payloads."""
 
@@ -44,7 +53,7 @@ class ResultCache:
         self.root = Path(root) if root is not None else cache_home()
 
     def path(self, kind: str, settings: dict[str, Any]) -> Path:
-        return self.root / kind / f"{settings_key(settings)}.json"
+        return self.root / kind / f"{settings_key(_versioned(settings))}.json"
 
     def get(self, kind: str, settings: dict[str, Any]) -> Any | None:
         """The stored payload, or None when absent or unreadable (with a warning naming the file)."""
@@ -53,7 +62,7 @@ class ResultCache:
             return None
         try:
             record = json.loads(path.read_text())
-            if record.get("schema") != SCHEMA or record.get("settings") != json.loads(json.dumps(settings)):
+            if record.get("schema") != SCHEMA or record.get("settings") != json.loads(json.dumps(_versioned(settings))):
                 raise ValueError("settings or schema do not match the file name")
             return record["payload"]
         except (ValueError, KeyError, AttributeError, UnicodeDecodeError) as err:
@@ -64,7 +73,7 @@ class ResultCache:
     def put(self, kind: str, settings: dict[str, Any], payload: Any) -> Path:
         path = self.path(kind, settings)
         path.parent.mkdir(parents=True, exist_ok=True)
-        record = {"schema": SCHEMA, "kind": kind, "settings": settings, "payload": payload}
+        record = {"schema": SCHEMA, "kind": kind, "settings": _versioned(settings), "payload": payload}
         fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(fd, "w") as f:

@@ -6,7 +6,7 @@ import argparse
 import sys
 import warnings
 
-from .assets import DatasetMissingError, asset_status, fetch_fashion_mnist
+from .assets import DatasetMissingError, asset_status, fetch_all
 
 __all__ = ["main"]
 
@@ -20,7 +20,8 @@ def _status(_args) -> int:
 
 def _fetch(_args) -> int:
     try:
-        print(f"Fashion-MNIST: {fetch_fashion_mnist()}")
+        for name, where in fetch_all().items():
+            print(f"{name}: {where}")
     except DatasetMissingError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

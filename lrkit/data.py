@@ -17,7 +17,7 @@ from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 from fastcore.basics import chunked
 
-from .assets import ANIMAL_SHA256, DatasetMissingError, animal_files, fashion_mnist_dir, read_numpy_pickle
+from .assets import ANIMAL_SHA256, DatasetMissingError, animal_files, fetch_fashion_mnist, read_numpy_pickle
 
 __all__ = [
     "DATASETS",
@@ -73,7 +73,7 @@ def _split(x, y, valid_frac: float, seed: int):
 
 
 def _fashion_mnist() -> ArrayData:
-    d = fashion_mnist_dir()
+    d = fetch_fashion_mnist()  # fetched (and checked) on first use
     return ArrayData(
         _read_idx(d / "train-images-idx3-ubyte.gz"), _read_idx(d / "train-labels-idx1-ubyte.gz").astype(np.int64),
         _read_idx(d / "t10k-images-idx3-ubyte.gz"), _read_idx(d / "t10k-labels-idx1-ubyte.gz").astype(np.int64),

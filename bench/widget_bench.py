@@ -1,4 +1,5 @@
-"""How fast the schedule panel redraws when a slider moves (goal: under 100 ms per change).
+"""How fast the schedule panel (notebook 03) and the quadratic playground (notebook 07) redraw when a
+slider moves (goal: under 100 ms per change).
 
 Each change is timed up to a rendered PNG, what the browser then receives; beside it, in the
 same run, a bare matplotlib figure with one line rendered the same way, as a floor.
@@ -17,28 +18,39 @@ def _render(fig) -> None:
     fig.savefig(io.BytesIO(), format="png", dpi=fig.dpi)
 
 
+def _time_changes(panel, slider, values) -> list[float]:
+    times = []
+    for v in values:
+        t0 = time.perf_counter()
+        slider.value = float(v)  # observe -> redraw
+        _render(panel.figure)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
 def main(rounds: int = 20) -> float:
     warnings.filterwarnings("ignore")
     from matplotlib.figure import Figure
 
-    from lrkit.widgets import SchedulePanel
+    from lrkit.widgets import QuadraticPanel, SchedulePanel
 
     panel = SchedulePanel(n_epoch=5, n_iter_per_epoch=100, lr_max=1e-2)
-    panel_times, floor_times = [], []
+    quadratic = QuadraticPanel()
+    panel_times, quad_times, floor_times = [], [], []
     values = np.geomspace(1e-3, 1e-1, rounds)
     for v in values:
-        t0 = time.perf_counter()
-        panel.lr_max.value = float(v)  # observe -> redraw
-        _render(panel.figure)
-        panel_times.append(time.perf_counter() - t0)
+        panel_times += _time_changes(panel, panel.lr_max, [v])
+        quad_times += _time_changes(quadratic, quadratic.lr, [v * 2])
 
         t0 = time.perf_counter()
         fig = Figure(figsize=(12, 3.6), layout="constrained")
         fig.add_subplot().plot(np.arange(500), np.full(500, v))
         _render(fig)
         floor_times.append(time.perf_counter() - t0)
-    p, f = statistics.median(panel_times), statistics.median(floor_times)
-    print(f"schedule panel: {rounds} slider changes, 500-iteration 1cycle schedule")
-    print(f"  panel redraw + PNG          {p * 1000:7.1f} ms (median)   goal: under 100 ms")
-    print(f"  bare one-line figure + PNG  {f * 1000:7.1f} ms (median)   panel / bare = {p / f:.2f}x")
+    p, q, f = (statistics.median(t) for t in (panel_times, quad_times, floor_times))
+    print(f"panels: {rounds} slider changes each, interleaved")
+    print(f"  schedule panel (500-iteration 1cycle) + PNG  {p * 1000:7.1f} ms (median)   goal: under 100 ms")
+    print(f"  quadratic playground (40 steps) + PNG        {q * 1000:7.1f} ms (median)   goal: under 100 ms")
+    print(f"  bare one-line figure + PNG                   {f * 1000:7.1f} ms (median)   "
+          f"schedule / bare = {p / f:.2f}x, quadratic / bare = {q / f:.2f}x")
     return p

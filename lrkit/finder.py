@@ -317,7 +317,6 @@ def find_lr(learn, *, start_lr: float | None = None, end_lr: float | None = None
             curve = _Curve(s, bar)
             cb = _range_test_callback(curve)
             learn.fit(s.num_it // n_batches + 1, cbs=cb)  # as many epochs as lr_find runs
-            learn.opt.zero_grad()
     finally:
         if not had_opt:
             learn.opt = None

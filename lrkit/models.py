@@ -9,7 +9,7 @@ from torch import nn
 
 __all__ = ["OptName", "tiny_cnn", "small_cnn", "opt_func", "make_learner"]
 
-OptName = Literal["adam", "sgd"]
+OptName = Literal["adam", "sgd", "plain_sgd"]
 
 
 def tiny_cnn(n_classes: int = 10, in_channels: int = 1, width: int = 16) -> nn.Sequential:
@@ -32,14 +32,16 @@ def small_cnn(n_classes: int = 10, in_channels: int = 1, width: int = 16) -> nn.
 
 
 def opt_func(name: OptName = "adam"):
-    """fastai's Adam, or SGD with momentum 0.9."""
+    """fastai's Adam, SGD with momentum 0.9, or plain SGD (no momentum)."""
     from fastai.optimizer import SGD, Adam
 
     if name == "adam":
         return Adam
     if name == "sgd":
         return partial(SGD, mom=0.9)
-    raise ValueError(f"Unknown optimizer {name!r}; expected 'adam' or 'sgd'.")
+    if name == "plain_sgd":
+        return partial(SGD, mom=0.0)
+    raise ValueError(f"Unknown optimizer {name!r}; expected 'adam', 'sgd' or 'plain_sgd'.")
 
 
 def make_learner(dls, model: nn.Module, *, opt: OptName = "adam", workdir: str | Path, wd: float | None = None,

@@ -13,7 +13,8 @@ from .training import FitResult
 
 __all__ = ["plot_lr_schedule", "plot_lr_find", "plot_seed_spread", "plot_fit_histories", "plot_schedule",
            "plot_lr_per_epoch", "plot_batch_overlay", "plot_lr_vs_batch", "plot_noise_vs_batch", "plot_group_lrs",
-           "plot_group_schedules", "SUGGESTION_COLORS"]
+           "plot_group_schedules", "plot_quadratic_path", "plot_quadratic_loss", "plot_sharpness_runs",
+           "plot_loss_runs", "plot_sharpness_during_test", "SUGGESTION_COLORS"]
 
 SUGGESTION_COLORS = {"valley": "tab:orange", "slide": "tab:green", "minimum": "tab:red", "steep": "tab:purple"}
 
@@ -258,4 +259,76 @@ def plot_group_schedules(per_group: Sequence[Sequence[float]], names: Sequence[s
         ax.plot(np.arange(len(lrs)), lrs, label=name)
     ax.set(yscale="log", xlabel="iteration", ylabel="learning rate")
     ax.legend()
+    return ax
+
+
+def plot_quadratic_path(path, ax: Axes | None = None) -> Axes:
+    """Gradient descent on a 2-D quadratic: contours of the loss and the path taken. The view stays
+    at the start's scale, so a diverging path runs off it."""
+    ax = _ax(ax)
+    lam = np.asarray(path.eigenvalues)
+    pts = np.asarray(path.points)
+    r = 1.3 * float(np.abs(pts[0]).max())
+    g = np.linspace(-r, r, 120)
+    xx, yy = np.meshgrid(g, g)
+    ax.contour(xx, yy, 0.5 * (lam[0] * xx**2 + lam[1] * yy**2), levels=12, colors="0.8", linewidths=0.8)
+    shown = pts[np.all(np.abs(pts) < 10 * r, axis=1)] if path.diverged else pts
+    ax.plot(shown[:, 0], shown[:, 1], "-o", ms=3, color="tab:red" if path.diverged else "tab:blue")
+    ax.plot(*pts[0], "ks", ms=6)
+    ax.set(xlim=(-r, r), ylim=(-r, r), aspect="equal", xlabel=f"x1 (curvature {lam[0]:g})",
+           ylabel=f"x2 (curvature {lam[1]:g})")
+    ax.set_title(f"lr = {path.lr:.3g} = {path.lr / path.threshold:.2f} x limit 2(1+beta)/lambda_max"
+                 + ("  DIVERGES" if path.diverged else ""))
+    return ax
+
+
+def plot_quadratic_loss(path, ax: Axes | None = None) -> Axes:
+    """The loss of a :func:`lrkit.curvature.gd_on_quadratic` path, step by step (log scale)."""
+    ax = _ax(ax)
+    losses = np.asarray(path.losses)
+    ax.plot(np.arange(len(losses)), np.where(np.isfinite(losses), losses, np.nan),
+            color="tab:red" if path.diverged else "tab:blue")
+    ax.set(yscale="log", xlabel="step", ylabel="loss", title="loss")
+    return ax
+
+
+def plot_sharpness_runs(runs: Sequence, ax: Axes | None = None) -> Axes:
+    """Sharpness during full-batch gradient descent, one line per LR, each with its edge 2/lr dashed."""
+    ax = _ax(ax)
+    for i, run in enumerate(runs):
+        color = f"C{i}"
+        ax.plot(run.steps, run.sharpness, "-o", ms=3, color=color, label=f"lr {run.lr:g}")
+        ax.axhline(run.edge, color=color, ls="--", lw=1)
+    ax.set(xlabel="step", ylabel="sharpness (top Hessian eigenvalue)",
+           title="sharpness rises to the edge 2/lr (dashed) and stays there")
+    ax.legend()
+    return ax
+
+
+def plot_loss_runs(runs: Sequence, ax: Axes | None = None) -> Axes:
+    """Training loss of full-batch gradient descent, one line per LR."""
+    ax = _ax(ax)
+    for i, run in enumerate(runs):
+        ax.plot(np.arange(len(run.loss)), run.loss, color=f"C{i}", lw=1, label=f"lr {run.lr:g}")
+    ax.set(yscale="log", xlabel="step", ylabel="training loss", title="the loss keeps falling, not monotonically")
+    ax.legend()
+    return ax
+
+
+def plot_sharpness_during_test(lrs: Sequence[float], sharpness: Sequence[float], momentum: float = 0.0, *,
+                               takeoff: float | None = None, ax: Axes | None = None, label: str = "") -> Axes:
+    """Sharpness measured while the range test trains, against the LR of that moment, with the
+    stability limit: above the line 2(1+beta)/lr the step is too large for the curvature."""
+    ax = _ax(ax)
+    lrs = np.asarray(lrs)
+    line = ax.plot(lrs, sharpness, "-o", ms=3, label=label or f"momentum {momentum:g}")[0]
+    grid = np.logspace(np.log10(lrs.min()), np.log10(lrs.max()), 50)
+    ax.plot(grid, 2 * (1 + momentum) / grid, ls="--", color=line.get_color(), lw=1,
+            label=f"limit 2(1+{momentum:g})/lr")
+    if takeoff is not None:
+        ax.axvline(takeoff, color=line.get_color(), ls=":", lw=1)
+    top = 3 * max(sharpness)
+    ax.set(xscale="log", yscale="log", ylim=(0.5 * min(sharpness), top), xlabel="learning rate of the range test",
+           ylabel="sharpness", title="sharpness while the range test trains (dotted: where the loss takes off)")
+    ax.legend(fontsize="small")
     return ax

@@ -15,7 +15,7 @@ from .plots import plot_fit_histories, plot_lr_find, plot_lr_schedule, plot_sche
 from .suggestions import METHODS
 from .training import FitResult
 
-__all__ = ["FinderPanel", "LRTrialPanel", "SchedulePanel", "BatchSizePanel", "DiscriminativePanel"]
+__all__ = ["FinderPanel", "LRTrialPanel", "SchedulePanel", "BatchSizePanel", "DiscriminativePanel", "QuadraticPanel"]
 
 
 class _Panel:
@@ -382,3 +382,50 @@ class DiscriminativePanel(_Panel):
         self.trials.append(result)
         self.redraw()
         self.status.value = f"trained with slice({spec.start:.1e}, {spec.stop:.1e}): accuracy {result.final_accuracy:.1%}"
+
+
+class QuadraticPanel(_Panel):
+    """Gradient descent on a 2-D quadratic, redrawn at once: curvature, condition number, LR and
+    momentum; the status says which regime the LR is in (pure NumPy, no training)."""
+
+    def __init__(self, *, lambda_max: float = 10.0, condition: float = 5.0, lr: float = 0.05,
+                 momentum: float = 0.0, steps: int = 40):
+        super().__init__()
+        self.steps = steps
+        live = dict(continuous_update=True, style={"description_width": "110px"})
+        self.lambda_max = W.FloatLogSlider(value=lambda_max, base=10, min=0, max=2, description="lambda_max",
+                                           readout_format=".3g", **live)
+        self.condition = W.FloatLogSlider(value=condition, base=10, min=0, max=2, description="condition number",
+                                          readout_format=".3g", **live)
+        self.lr = W.FloatLogSlider(value=lr, base=10, min=-3, max=0, description="learning rate",
+                                   readout_format=".3g", **live)
+        self.momentum = W.FloatSlider(value=momentum, min=0.0, max=0.95, step=0.05, description="momentum", **live)
+        for control in (self.lambda_max, self.condition, self.lr, self.momentum):
+            control.observe(self.redraw, names="value")
+        self.widget = W.VBox([W.HBox([W.VBox([self.lambda_max, self.condition]), W.VBox([self.lr, self.momentum])]),
+                              self.status, self.out])
+        self.redraw()
+
+    def path(self):
+        from .curvature import gd_on_quadratic
+
+        lam = self.lambda_max.value
+        return gd_on_quadratic((lam, lam / self.condition.value), self.lr.value, momentum=self.momentum.value,
+                               start=(1.0, 1.0), steps=self.steps)
+
+    def redraw(self, *_) -> None:
+        from .curvature import regime
+        from .plots import plot_quadratic_loss, plot_quadratic_path
+
+        try:
+            path = self.path()
+        except ValueError as err:
+            self._error(err)
+            return
+        fig = Figure(figsize=(11, 4.2))
+        fig.subplots_adjust(left=0.07, right=0.97, bottom=0.13, top=0.9, wspace=0.3)
+        ax_path, ax_loss = fig.subplots(1, 2)
+        plot_quadratic_path(path, ax=ax_path)
+        plot_quadratic_loss(path, ax=ax_loss)
+        self.status.value = html.escape(regime(path.lr, max(path.eigenvalues), path.momentum))
+        self._show(fig)

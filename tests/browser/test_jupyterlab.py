@@ -35,6 +35,7 @@ ACTIONS = {
     "03_one_cycle.ipynb": ("slider", 0),
     "04_discriminative_lrs.ipynb": ("slider", 0),
     "05_batch_size_vs_lr.ipynb": ("button", "adam"),
+    "07_curvature_and_edge_of_stability.ipynb": ("slider", 0),
 }
 WIDGET_ERRORS = ("Error displaying widget", "model not found", "Failed to load model class")
 
@@ -61,7 +62,9 @@ def lab(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("lab")
     shutil.copytree(ROOT / "notebooks", tmp / "notebooks")  # the browser may save; never into the repository
     token, port = secrets.token_hex(16), _free_port()
-    env = {**os.environ, "LRKIT_PROFILE": "ci", "PYTHONPATH": str(ROOT),
+    # its own empty result cache: the notebooks compute everything here, and nbval's kernels, which
+    # share the test session's cache, never read a result this run stored
+    env = {**os.environ, "LRKIT_PROFILE": "ci", "PYTHONPATH": str(ROOT), "LRKIT_CACHE": str(tmp / "results"),
            "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"), "JUPYTER_CONFIG_DIR": str(tmp / "config"),
            "JUPYTERLAB_SETTINGS_DIR": str(tmp / "settings"), "JUPYTERLAB_WORKSPACES_DIR": str(tmp / "workspaces")}
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",

@@ -1,0 +1,222 @@
+"""Curvature and the largest stable learning rate.
+
+On a quadratic ``0.5 x^T H x``, a gradient-descent step multiplies the component along each
+eigenvector of ``H`` by ``1 - lr * lambda``: it shrinks monotonically for ``lr < 1/lambda``, shrinks
+while flipping sign up to ``2/lambda``, and grows beyond. Heavy-ball momentum ``beta`` (PyTorch's
+and fastai's SGD) moves the limit to ``2 (1 + beta) / lambda``. A network's *sharpness* is the top
+eigenvalue of its loss Hessian, found here by power iteration on Hessian-vector products
+(Pearlmutter 1994). Full-batch gradient descent drives the sharpness up until it reaches about
+``2/lr`` and then hovers there while the loss keeps falling, not monotonically: the edge of
+stability (Cohen et al. 2021, arXiv 2103.00065).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["QuadraticPath", "stability_threshold", "regime", "gd_on_quadratic", "top_hessian_eigenvalue",
+           "EdgeOfStabilityRun", "full_batch_gd", "sharpness_tracker"]
+
+
+def stability_threshold(lambda_max: float, momentum: float = 0.0) -> float:
+    """The largest LR at which (heavy-ball) gradient descent on a quadratic with top curvature
+    ``lambda_max`` does not diverge: ``2 (1 + momentum) / lambda_max``."""
+    if not lambda_max > 0:
+        raise ValueError(f"Expected a positive lambda_max, got {lambda_max}")
+    if not 0 <= momentum < 1:
+        raise ValueError(f"Expected momentum in [0, 1), got {momentum}")
+    return 2 * (1 + momentum) / lambda_max
+
+
+def regime(lr: float, lambda_max: float, momentum: float = 0.0) -> str:
+    """What gradient descent does along the sharpest direction at this LR, in words."""
+    limit = stability_threshold(lambda_max, momentum)
+    if lr >= limit:
+        return f"diverges: lr {lr:.3g} is at or above the limit {limit:.3g}"
+    if momentum == 0 and lr <= 1 / lambda_max:
+        return f"converges smoothly: lr {lr:.3g} is below 1/lambda = {1 / lambda_max:.3g}"
+    return f"converges, oscillating: lr {lr:.3g} is below the limit {limit:.3g}"
+
+
+@dataclass(frozen=True)
+class QuadraticPath:
+    """Gradient descent on ``0.5 * sum(eigenvalues * x**2)`` from ``start``."""
+
+    eigenvalues: tuple[float, float]
+    lr: float
+    momentum: float
+    points: tuple[tuple[float, float], ...]  # x after each step, the start first
+    losses: tuple[float, ...]
+
+    @property
+    def threshold(self) -> float:
+        return stability_threshold(max(self.eigenvalues), self.momentum)
+
+    @property
+    def diverged(self) -> bool:
+        """The distance to the minimum grew over the run."""
+        return math.hypot(*self.points[-1]) > math.hypot(*self.points[0])
+
+
+def gd_on_quadratic(eigenvalues: Sequence[float], lr: float, *, momentum: float = 0.0,
+                    start: Sequence[float] = (1.0, 1.0), steps: int = 40) -> QuadraticPath:
+    """The path of (heavy-ball) gradient descent on a 2-D quadratic: ``v = beta v + g; x -= lr v``."""
+    lam = np.asarray(eigenvalues, dtype=float)
+    if lam.shape != (2,) or not np.all(lam > 0):
+        raise ValueError(f"Expected two positive eigenvalues, got {list(eigenvalues)}")
+    if not lr > 0:
+        raise ValueError(f"Expected a positive lr, got {lr}")
+    if not 0 <= momentum < 1:
+        raise ValueError(f"Expected momentum in [0, 1), got {momentum}")
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"Expected a positive integer number of steps, got {steps!r}")
+    x, v = np.asarray(start, dtype=float), np.zeros(2)
+    points, losses = [tuple(x)], [0.5 * float(lam @ x**2)]
+    with np.errstate(over="ignore", invalid="ignore"):
+        for _ in range(steps):
+            v = momentum * v + lam * x
+            x = x - lr * v
+            points.append((float(x[0]), float(x[1])))
+            losses.append(0.5 * float(lam @ x**2))
+    return QuadraticPath((float(lam[0]), float(lam[1])), float(lr), float(momentum), tuple(points), tuple(losses))
+
+
+def _normalised(vs: list[torch.Tensor]) -> list[torch.Tensor]:
+    norm = torch.sqrt(sum((v * v).sum() for v in vs))
+    return [v / norm for v in vs]
+
+
+def _power_iteration(model: nn.Module, loss_func: Callable, x: torch.Tensor, y: torch.Tensor,
+                     v: list[torch.Tensor], iters: int, tol: float) -> tuple[float, list[torch.Tensor]]:
+    params = [p for p in model.parameters() if p.requires_grad]
+    was_training = model.training
+    model.eval()
+    try:
+        grads = torch.autograd.grad(loss_func(model(x), y), params, create_graph=True)
+        v, eig = _normalised(v), None
+        for _ in range(iters):
+            hv = torch.autograd.grad(grads, params, grad_outputs=v, retain_graph=True)
+            new = float(sum((h * u).sum() for h, u in zip(hv, v)))
+            v = _normalised([h.detach() for h in hv])
+            if eig is not None and abs(new - eig) <= tol * abs(new):
+                return new, v
+            eig = new
+        return eig, v
+    finally:
+        model.train(was_training)
+
+
+def top_hessian_eigenvalue(model: nn.Module, loss_func: Callable, x: torch.Tensor, y: torch.Tensor, *,
+                           iters: int = 100, tol: float = 1e-4, seed: int = 0) -> float:
+    """The eigenvalue of largest magnitude of the Hessian of ``loss_func(model(x), y)`` with respect
+    to the trainable parameters, by power iteration on Hessian-vector products (double backprop).
+    For a training loss near a minimum, or at a network's initialisation, it is the sharpness.
+
+    The model is evaluated in eval mode (batch norm with its running statistics) and left unchanged.
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("Expected a model with trainable parameters, got none")
+    if not isinstance(iters, int) or iters < 2:
+        raise ValueError(f"Expected at least 2 iterations, got {iters!r}")
+    gen = torch.Generator().manual_seed(seed)  # on the CPU, so the start is the same on every device
+    v0 = [torch.randn(p.shape, generator=gen).to(p) for p in params]
+    return _power_iteration(model, loss_func, x, y, v0, iters, tol)[0]
+
+
+@dataclass(frozen=True)
+class EdgeOfStabilityRun:
+    """Full-batch gradient descent at one LR, with the sharpness measured every few steps."""
+
+    lr: float
+    steps: tuple[int, ...]  # where the sharpness was measured
+    sharpness: tuple[float, ...]
+    loss: tuple[float, ...]  # training loss at every step
+
+    @property
+    def edge(self) -> float:
+        return 2 / self.lr
+
+    @property
+    def peak(self) -> float:
+        """The highest sharpness measured, relative to ``2/lr``."""
+        return max(self.sharpness) / self.edge
+
+    def settled(self, last_frac: float = 0.25) -> float:
+        """Median sharpness over the last ``last_frac`` of the run, relative to ``2/lr``."""
+        tail = self.sharpness[int(len(self.sharpness) * (1 - last_frac)):]
+        return float(np.median(tail)) / self.edge
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "EdgeOfStabilityRun":
+        return cls(float(d["lr"]), tuple(d["steps"]), tuple(d["sharpness"]), tuple(d["loss"]))
+
+
+def full_batch_gd(model: nn.Module, loss_func: Callable, x: torch.Tensor, y: torch.Tensor, *, lr: float,
+                  steps: int, every: int = 10, progress: bool = True) -> EdgeOfStabilityRun:
+    """Plain gradient descent on the whole of ``(x, y)`` for ``steps`` steps, measuring the sharpness
+    every ``every`` steps. The model is trained in place: pass a copy to keep the original."""
+    from fastprogress.fastprogress import progress_bar
+
+    if not lr > 0:
+        raise ValueError(f"Expected a positive lr, got {lr}")
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(0)
+    v = [torch.randn(p.shape, generator=gen).to(p) for p in model.parameters() if p.requires_grad]
+    marks, sharp, losses = [], [], []
+    for step in progress_bar(range(steps + 1), leave=False) if progress else range(steps + 1):
+        if step % every == 0:
+            # warm start from the last eigenvector: the weights moved little, so a few iterations do
+            eig, v = _power_iteration(model, loss_func, x, y, v, iters=100 if step == 0 else 10, tol=1e-3)
+            marks.append(step)
+            sharp.append(eig)
+        if step == steps:
+            break
+        model.train()
+        opt.zero_grad()
+        loss = loss_func(model(x), y)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+        if not math.isfinite(losses[-1]):
+            break
+    return EdgeOfStabilityRun(float(lr), tuple(marks), tuple(sharp), tuple(losses))
+
+
+def sharpness_tracker(x: torch.Tensor, y: torch.Tensor, loss_func: Callable, *, every: int = 10):
+    """A fastai callback that measures the sharpness on ``(x, y)`` every ``every`` training steps and
+    keeps ``(lr, sharpness)`` pairs in ``.lrs`` and ``.sharpness``: add it to a learner and run
+    :func:`lrkit.finder.find_lr`, which honours the learner's callbacks, to see the sharpness change
+    while the range test trains."""
+    from fastai.callback.core import Callback
+
+    if not isinstance(every, int) or every < 1:
+        raise ValueError(f"Expected a positive integer `every`, got {every!r}")
+
+    class SharpnessTracker(Callback):
+        order, run_valid = 70, False
+
+        def before_fit(self):
+            self.lrs, self.sharpness, self.v = [], [], None
+
+        def after_batch(self):
+            if (self.train_iter - 1) % every:
+                return
+            cold = self.v is None
+            if cold:
+                gen = torch.Generator().manual_seed(0)
+                self.v = [torch.randn(p.shape, generator=gen).to(p) for p in self.model.parameters() if p.requires_grad]
+            # warm start from the last eigenvector: a few iterations do
+            eig, self.v = _power_iteration(self.model, loss_func, x, y, self.v, iters=100 if cold else 10, tol=1e-3)
+            self.lrs.append(float(self.opt.hypers[-1]["lr"]))
+            self.sharpness.append(eig)
+
+    return SharpnessTracker()

@@ -1,0 +1,108 @@
+"""Curvature: the divergence threshold on a quadratic, sharpness against an exact Hessian, edge of stability."""
+import copy
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from lrkit.curvature import (full_batch_gd, gd_on_quadratic, regime, sharpness_tracker, stability_threshold,
+                             top_hessian_eigenvalue)
+
+
+@pytest.mark.parametrize("lam", [0.5, 4.0, 60.0])
+@pytest.mark.parametrize("momentum", [0.0, 0.5, 0.9])
+def test_quadratic_diverges_exactly_past_the_threshold(lam, momentum):
+    limit = stability_threshold(lam, momentum)
+    assert limit == pytest.approx(2 * (1 + momentum) / lam)
+    below = gd_on_quadratic((lam, lam / 3), limit * (1 - 1e-3), momentum=momentum, steps=20000)
+    above = gd_on_quadratic((lam, lam / 3), limit * (1 + 1e-3), momentum=momentum, steps=20000)
+    assert not below.diverged and above.diverged
+
+
+def test_quadratic_regimes_smooth_oscillating_diverging():
+    lam = 10.0
+    smooth = np.asarray(gd_on_quadratic((lam, lam), 0.05).points)[:, 0]
+    wobbly = np.asarray(gd_on_quadratic((lam, lam), 0.15).points)[:, 0]
+    assert np.all(np.diff(smooth) < 0) and np.all(smooth > 0)  # 1 - lr*lam = 0.5: straight in
+    assert np.all(wobbly[1::2] < 0) and np.all(wobbly[::2] > 0)  # 1 - lr*lam = -0.5: flips side every step
+    assert regime(0.05, lam).startswith("converges smoothly")
+    assert regime(0.15, lam).startswith("converges, oscillating")
+    assert regime(0.25, lam).startswith("diverges")
+    assert regime(0.25, lam, momentum=0.5).startswith("converges, oscillating")  # limit 0.3 with momentum
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"eigenvalues": (1.0, -1.0), "lr": 0.1}, "two positive eigenvalues"),
+    ({"eigenvalues": (1.0, 2.0, 3.0), "lr": 0.1}, "two positive eigenvalues"),
+    ({"eigenvalues": (1.0, 2.0), "lr": 0.0}, "positive lr"),
+    ({"eigenvalues": (1.0, 2.0), "lr": 0.1, "momentum": 1.0}, r"momentum in \[0, 1\)"),
+    ({"eigenvalues": (1.0, 2.0), "lr": 0.1, "steps": 0}, "positive integer number of steps"),
+])
+def test_quadratic_bad_input_says_what_was_expected(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        gd_on_quadratic(**kwargs)
+
+
+def test_sharpness_equals_the_exact_hessian_of_linear_regression():
+    """0.5 * mean((X w + b - y)^2) has the Hessian A^T A / n with A = [X, 1]: known exactly."""
+    gen = torch.Generator().manual_seed(0)
+    n, d = 200, 6
+    x = torch.randn(n, d, generator=gen, dtype=torch.float64) * torch.linspace(0.5, 3.0, d, dtype=torch.float64)
+    y = torch.randn(n, 1, generator=gen, dtype=torch.float64)
+    model = nn.Linear(d, 1).double()
+    before = copy.deepcopy(model.state_dict())
+    got = top_hessian_eigenvalue(model, lambda p, t: 0.5 * ((p - t) ** 2).mean(), x, y, tol=1e-10, iters=500)
+    a = torch.cat([x, torch.ones(n, 1, dtype=torch.float64)], dim=1)
+    exact = float(torch.linalg.eigvalsh(a.T @ a / n).max())
+    assert got == pytest.approx(exact, rel=1e-6)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # weights untouched
+
+
+def test_edge_of_stability_run_records_sharpness_and_loss():
+    from lrkit.data import load_arrays
+
+    d = load_arrays("digits", n_train=200, n_valid=10)
+    x = torch.as_tensor(d.x_train, dtype=torch.float32).div(255).flatten(1)
+    y = torch.as_tensor(d.y_train)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 32), nn.Tanh(), nn.Linear(32, 10))
+    start = top_hessian_eigenvalue(copy.deepcopy(model), nn.functional.cross_entropy, x, y, iters=300, tol=1e-6)
+    run = full_batch_gd(model, nn.functional.cross_entropy, x, y, lr=0.5, steps=30, every=10, progress=False)
+    assert run.steps == (0, 10, 20, 30) and len(run.loss) == 30 and run.edge == 4.0
+    assert run.sharpness[0] == pytest.approx(start, rel=1e-2)
+    assert run.loss[-1] < run.loss[0]
+    assert type(run).from_dict(run.to_dict()) == run
+
+
+def test_sharpness_tracker_runs_inside_the_range_test(workdir):
+    from fastai.torch_core import set_seed
+
+    from lrkit.data import dataloaders
+    from lrkit.finder import find_lr
+    from lrkit.models import make_learner, tiny_cnn
+
+    set_seed(0)
+    dls = dataloaders("digits", bs=32, n_train=320, n_valid=32, device="cpu")
+    learn = make_learner(dls, tiny_cnn(10), opt="plain_sgd", workdir=workdir)
+    ds = dls.train.dataset
+    before = copy.deepcopy(learn.model.state_dict())
+    cb = sharpness_tracker(ds.x[:128], ds.y[:128], nn.functional.cross_entropy, every=10)
+    learn.add_cb(cb)
+    result = find_lr(learn, num_it=30, end_lr=1.0, progress=False)
+    assert len(cb.sharpness) == 3 and cb.lrs == pytest.approx([result.lrs[0], result.lrs[10], result.lrs[20]])
+    assert all(s > 0 for s in cb.sharpness)
+    assert all(torch.equal(before[k], v) for k, v in learn.model.state_dict().items())
+
+
+def test_quadratic_panel_redraws_and_reports_the_regime():
+    from lrkit.widgets import QuadraticPanel
+
+    panel = QuadraticPanel(lambda_max=10.0, lr=0.05)
+    first = panel.figure
+    assert "converges smoothly" in panel.status.value
+    panel.lr.value = 0.3
+    assert panel.figure is not first and "diverges" in panel.status.value
+    assert "DIVERGES" in panel.figure.axes[0].get_title()
+    panel.momentum.value = 0.9  # limit 2(1.9)/10 = 0.38: the same LR converges again
+    assert "converges, oscillating" in panel.status.value

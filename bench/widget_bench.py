@@ -6,6 +6,7 @@ same run, a bare matplotlib figure with one line rendered the same way, as a flo
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import statistics
 import time
@@ -22,7 +23,9 @@ def _time_changes(panel, slider, values) -> list[float]:
     times = []
     for v in values:
         t0 = time.perf_counter()
-        slider.value = float(v)  # observe -> redraw
+        # outside a notebook the panel's display() would print the figure's repr: not part of the table
+        with contextlib.redirect_stdout(io.StringIO()):
+            slider.value = float(v)  # observe -> redraw
         _render(panel.figure)
         times.append(time.perf_counter() - t0)
     return times
@@ -34,8 +37,9 @@ def main(rounds: int = 20) -> float:
 
     from lrkit.widgets import QuadraticPanel, SchedulePanel
 
-    panel = SchedulePanel(n_epoch=5, n_iter_per_epoch=100, lr_max=1e-2)
-    quadratic = QuadraticPanel()
+    with contextlib.redirect_stdout(io.StringIO()):  # their first draw, displayed
+        panel = SchedulePanel(n_epoch=5, n_iter_per_epoch=100, lr_max=1e-2)
+        quadratic = QuadraticPanel()
     panel_times, quad_times, floor_times = [], [], []
     values = np.geomspace(1e-3, 1e-1, rounds)
     for v in values:

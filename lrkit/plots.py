@@ -306,7 +306,7 @@ def plot_sharpness_runs(runs: Sequence, ax: Axes | None = None) -> Axes:
         ax.plot(run.steps, run.sharpness, "-o", ms=3, color=color, label=f"lr {run.lr:g}")
         ax.axhline(run.edge, color=color, ls="--", lw=1)
     ax.set(xlabel="step", ylabel="sharpness (top Hessian eigenvalue)",
-           title="sharpness rises to the edge 2/lr (dashed) and stays there")
+           title="sharpness reaches the edge 2/lr (dashed) and hovers near it")
     ax.legend()
     return ax
 

@@ -148,7 +148,10 @@ _FASHION_SOURCES = {"local": _copy_system, "debian": _from_debian, "online": _do
 
 def _verify(staging: Path) -> None:
     for name, expected in FASHION_MNIST_SHA256.items():
-        got = _sha256(staging / name, gzip.open)
+        try:
+            got = _sha256(staging / name, gzip.open)
+        except (OSError, EOFError) as err:  # not gzip at all (an error page), or cut short
+            raise DatasetMissingError(f"{name} is not a complete gzip file ({err}); refused, nothing was kept") from err
         if got != expected:
             raise DatasetMissingError(f"{name}'s content has SHA-256 {got}, expected {expected}; refused, "
                                       "nothing was kept")

@@ -142,7 +142,7 @@ def test_online_download_fetches_and_checks_the_real_files(tmp_path, file_server
     assert list(dest.parent.iterdir()) == [dest]  # no staging folders or .part files
 
 
-@pytest.mark.parametrize("damage", ["tampered", "missing"])
+@pytest.mark.parametrize("damage", ["tampered", "missing", "not gzip"])
 def test_online_download_refuses_a_bad_file_and_keeps_nothing(tmp_path, file_server, damage):
     import gzip
     import shutil
@@ -156,13 +156,16 @@ def test_online_download_refuses_a_bad_file_and_keeps_nothing(tmp_path, file_ser
         raw[-1] = (raw[-1] + 1) % 10
         labels.write_bytes(gzip.compress(bytes(raw)))
         expected = "t10k-labels-idx1-ubyte.gz's content has SHA-256"
+    elif damage == "not gzip":  # what a server's error page saved under the file's name looks like
+        labels.write_text("<html><body>Service unavailable</body></html>")
+        expected = "t10k-labels-idx1-ubyte.gz is not a complete gzip file"
     else:
         labels.unlink()
         expected = "t10k-labels-idx1-ubyte.gz failed: HTTP Error 404"
     dest = tmp_path / "data" / "fashion-mnist"
     with pytest.raises(DatasetMissingError, match=expected) as err:
         assets.fetch_fashion_mnist(dest, sources=("online",), url=url, progress=False)
-    assert "refused, nothing was kept" in str(err.value) or damage == "missing"
+    assert "refused, nothing was kept" in str(err.value) or damage == "missing"  # a 404 keeps nothing either
     assert list(dest.parent.iterdir()) == []  # nothing kept: no folder, no partial file
 
 

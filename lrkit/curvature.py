@@ -91,6 +91,13 @@ def _normalised(vs: list[torch.Tensor]) -> list[torch.Tensor]:
     return [v / norm for v in vs]
 
 
+def _random_direction(model: nn.Module, seed: int) -> list[torch.Tensor]:
+    """A random start for power iteration, one tensor per trainable parameter, drawn on the CPU so
+    that it is the same on every device."""
+    gen = torch.Generator().manual_seed(seed)
+    return [torch.randn(p.shape, generator=gen).to(p) for p in model.parameters() if p.requires_grad]
+
+
 def _power_iteration(model: nn.Module, loss_func: Callable, x: torch.Tensor, y: torch.Tensor,
                      v: list[torch.Tensor], iters: int, tol: float) -> tuple[float, list[torch.Tensor]]:
     params = [p for p in model.parameters() if p.requires_grad]
@@ -124,9 +131,7 @@ def top_hessian_eigenvalue(model: nn.Module, loss_func: Callable, x: torch.Tenso
         raise ValueError("Expected a model with trainable parameters, got none")
     if not isinstance(iters, int) or iters < 2:
         raise ValueError(f"Expected at least 2 iterations, got {iters!r}")
-    gen = torch.Generator().manual_seed(seed)  # on the CPU, so the start is the same on every device
-    v0 = [torch.randn(p.shape, generator=gen).to(p) for p in params]
-    return _power_iteration(model, loss_func, x, y, v0, iters, tol)[0]
+    return _power_iteration(model, loss_func, x, y, _random_direction(model, seed), iters, tol)[0]
 
 
 @dataclass(frozen=True)
@@ -169,8 +174,7 @@ def full_batch_gd(model: nn.Module, loss_func: Callable, x: torch.Tensor, y: tor
     if not lr > 0:
         raise ValueError(f"Expected a positive lr, got {lr}")
     opt = torch.optim.SGD(model.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(0)
-    v = [torch.randn(p.shape, generator=gen).to(p) for p in model.parameters() if p.requires_grad]
+    v = _random_direction(model, 0)
     marks, sharp, losses = [], [], []
     for step in progress_bar(range(steps + 1), leave=False) if progress else range(steps + 1):
         if step % every == 0:
@@ -212,8 +216,7 @@ def sharpness_tracker(x: torch.Tensor, y: torch.Tensor, loss_func: Callable, *, 
                 return
             cold = self.v is None
             if cold:
-                gen = torch.Generator().manual_seed(0)
-                self.v = [torch.randn(p.shape, generator=gen).to(p) for p in self.model.parameters() if p.requires_grad]
+                self.v = _random_direction(self.model, 0)
             # warm start from the last eigenvector: a few iterations do
             eig, self.v = _power_iteration(self.model, loss_func, x, y, self.v, iters=100 if cold else 10, tol=1e-3)
             self.lrs.append(float(self.opt.hypers[-1]["lr"]))

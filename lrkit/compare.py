@@ -8,11 +8,11 @@ import numpy as np
 
 from .training import FitResult
 
-__all__ = ["run_conditions", "median_history", "summary_rows"]
+__all__ = ["run_conditions", "cached_conditions", "median_history", "summary_rows"]
 
 
 def run_conditions(train: Callable[..., FitResult], conditions: Mapping[str, dict], seeds: Iterable[int],
-                   progress: bool = True, cache_key: dict | None = None) -> dict[str, list[FitResult]]:
+                   progress: bool = True, cache_key: dict | None = None, cache=None) -> dict[str, list[FitResult]]:
     """``train(seed=..., label=..., **kwargs)`` for every condition and seed.
 
     With ``cache_key`` (JSON-able settings naming the experiment), each run is stored in the
@@ -27,8 +27,31 @@ def run_conditions(train: Callable[..., FitResult], conditions: Mapping[str, dic
     for label, kw, seed in (progress_bar(jobs, leave=False) if progress else jobs):
         run = lambda: train(seed=seed, label=label, **kw)  # noqa: E731
         out[label].append(run() if cache_key is None else
-                          cached_result(FitResult, {**cache_key, "label": label, "kwargs": kw, "seed": seed}, run))
+                          cached_result(FitResult, _run_key(cache_key, label, kw, seed), run, cache))
     return out
+
+
+def _run_key(cache_key: dict, label: str, kwargs: dict, seed: int) -> dict:
+    return {**cache_key, "label": label, "kwargs": kwargs, "seed": seed}
+
+
+def cached_conditions(conditions: Mapping[str, dict], seeds: Iterable[int], cache_key: dict,
+                      cache=None) -> tuple[dict[str, list[FitResult]], list[tuple[str, int]]]:
+    """What :func:`run_conditions` with this ``cache_key`` has stored, without training: the runs
+    found per condition, and the (condition, seed) pairs still missing."""
+    from .cache import ResultCache
+
+    cache = cache if cache is not None else ResultCache()
+    found: dict[str, list[FitResult]] = {label: [] for label in conditions}
+    missing = []
+    for label, kw in conditions.items():
+        for seed in seeds:
+            payload = cache.get(FitResult.__name__, _run_key(cache_key, label, kw, seed))
+            if payload is None:
+                missing.append((label, seed))
+            else:
+                found[label].append(FitResult.from_dict(payload))
+    return found, missing
 
 
 def median_history(results: list[FitResult]) -> FitResult:

@@ -14,7 +14,8 @@ from .training import FitResult
 __all__ = ["plot_lr_schedule", "plot_lr_find", "plot_seed_spread", "plot_fit_histories", "plot_schedule",
            "plot_lr_per_epoch", "plot_batch_overlay", "plot_lr_vs_batch", "plot_noise_vs_batch", "plot_group_lrs",
            "plot_group_schedules", "plot_quadratic_path", "plot_quadratic_loss", "plot_sharpness_runs",
-           "plot_loss_runs", "plot_sharpness_during_test", "SUGGESTION_COLORS"]
+           "plot_loss_runs", "plot_sharpness_during_test", "plot_effective_lrs", "plot_branch_lrs",
+           "SUGGESTION_COLORS"]
 
 SUGGESTION_COLORS = {"valley": "tab:orange", "slide": "tab:green", "minimum": "tab:red", "steep": "tab:purple"}
 
@@ -337,4 +338,32 @@ def plot_sharpness_during_test(lrs: Sequence[float], sharpness: Sequence[float],
     ax.set(xscale="log", yscale="log", ylim=(0.5 * min(sharpness), top), xlabel="learning rate of the range test",
            ylabel="sharpness", title="sharpness while the range test trains (dotted: where the loss takes off)")
     ax.legend(fontsize="small")
+    return ax
+
+
+def plot_effective_lrs(runs: Sequence[FitResult], ax: Axes | None = None, *,
+                       suggestions: dict[str, float] | None = None) -> Axes:
+    """The step size each run took, iteration by iteration (``d * lr`` for Prodigy and
+    D-Adaptation), with the range test's suggestions as horizontal lines."""
+    ax = _ax(ax)
+    for r in runs:
+        ax.plot(np.arange(len(r.effective_lrs)), r.effective_lrs, label=r.label)
+    for method, lr in (suggestions or {}).items():
+        if lr is not None:
+            ax.axhline(lr, color=SUGGESTION_COLORS.get(method, "0.4"), ls="--", lw=1,
+                       label=f"range test: {method} {lr:.1e}")
+    ax.set(yscale="log", xlabel="iteration", ylabel="effective learning rate")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize="small")
+    return ax
+
+
+def plot_branch_lrs(branches: Sequence[FitResult], ax: Axes | None = None) -> Axes:
+    """The LR of each branch of one warmup-stable-decay run: a shared trunk, then each decay."""
+    ax = _ax(ax)
+    for r in sorted(branches, key=lambda r: -len(r.lrs)):  # the longest under the others
+        ax.plot(np.arange(len(r.lrs)), r.lrs, label=r.label, lw=2)
+    ax.set(xlabel="iteration", ylabel="learning rate")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize="small")
     return ax

@@ -16,7 +16,7 @@ import numpy as np
 
 __all__ = [
     "Sched", "sched_cos", "sched_lin", "combine", "one_cycle", "flat_cos", "sgdr", "constant", "triangular",
-    "sample", "ScheduleShape", "one_cycle_shape",
+    "sample", "ScheduleShape", "one_cycle_shape", "wsd",
 ]
 
 Sched = Callable[[float], float]
@@ -94,6 +94,27 @@ def triangular(base_lr: float, max_lr: float, step_size: int) -> Callable[[int],
         cycle = math.floor(1 + it / (2 * step_size))
         x = abs(it / step_size - 2 * cycle + 1)
         return base_lr + (max_lr - base_lr) * max(0.0, 1 - x)
+
+    return at
+
+
+def wsd(lr_max: float, warmup: int, decay_start: int, decay_len: int) -> Callable[[int], float]:
+    """Warmup-stable-decay (Hägele et al. 2024, arXiv 2405.18392), by iteration: linear warm-up
+    over ``warmup`` iterations, flat at ``lr_max`` until ``decay_start``, then down to 0 over
+    ``decay_len`` iterations along ``1 - sqrt`` (the paper's best shape). Until ``decay_start`` the
+    schedule does not depend on when the decay starts: one run can branch several decays."""
+    if lr_max <= 0:
+        raise ValueError(f"Expected a positive lr_max, got {lr_max}")
+    if not (0 <= warmup <= decay_start and decay_len >= 1):
+        raise ValueError(f"Expected 0 <= warmup <= decay_start and decay_len >= 1, got warmup={warmup}, "
+                         f"decay_start={decay_start}, decay_len={decay_len}")
+
+    def at(it: int) -> float:
+        if it < warmup:
+            return lr_max * (it + 1) / warmup
+        if it < decay_start:
+            return lr_max
+        return lr_max * max(0.0, 1 - math.sqrt(min(1.0, (it - decay_start) / decay_len)))
 
     return at
 

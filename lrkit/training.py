@@ -10,8 +10,9 @@ import fastai.callback.schedule  # noqa: F401  (defines Learner.fit_one_cycle an
 from fastai.callback.core import Callback
 
 from .discriminative import GroupLRRecorder
+from .lr_free import effective_lr
 
-__all__ = ["FitResult", "fit_and_record", "FitMethod"]
+__all__ = ["FitResult", "fit_and_record", "FitMethod", "IterationLR", "join_runs"]
 
 FitMethod = Literal["fit", "one_cycle", "flat_cos"]
 
@@ -32,6 +33,7 @@ class FitResult:
     moms: tuple[float, ...] = ()  # momentum (Adam's beta1) at every training iteration
     wd: float | None = None
     group_lrs: tuple[tuple[float, ...], ...] = ()  # per layer group, the LR at every training iteration
+    effective_lrs: tuple[float, ...] = ()  # the step size taken: d * lr for Prodigy and D-Adaptation
 
     @property
     def lr_per_epoch(self) -> tuple[float, ...]:
@@ -59,11 +61,13 @@ class _EpochTimer(Callback):
     order = 99
 
     def before_fit(self):
-        self.times, self.mom_values = [], []
+        self.times, self.mom_values, self.effective = [], [], []
 
     def after_batch(self):
         if self.training:
-            self.mom_values.append(float(self.opt.hypers[-1].get("mom", float("nan"))))
+            hypers = self.opt.hypers[-1]
+            self.mom_values.append(float(hypers.get("mom", float("nan"))))
+            self.effective.append(effective_lr(hypers))
 
     def before_epoch(self):
         self.t0 = time.perf_counter()
@@ -102,4 +106,35 @@ def fit_and_record(learn, epochs: int, lr: float | slice, *, method: FitMethod =
     diverged = any(not math.isfinite(x) for x in train + valid)
     return FitResult(label or f"lr {top:g}", float(top), method, train, valid, acc, tuple(timer.times), diverged,
                      tuple(map(float, learn.recorder.lrs)), tuple(timer.mom_values), fit_kwargs.get("wd", learn.wd),
-                     tuple(map(tuple, group_lrs.per_group())))
+                     tuple(map(tuple, group_lrs.per_group())), tuple(timer.effective))
+
+
+class IterationLR(Callback):
+    """Sets the LR before every training batch from ``schedule(iteration)``; the count goes on
+    across fits, so a schedule can span several ``fit`` calls (a trunk and its branches)."""
+
+    order = 60  # where fastai's ParamScheduler sits
+
+    def __init__(self, schedule, start: int = 0):
+        self.schedule, self.iteration = schedule, start
+
+    def before_batch(self):
+        if self.training:
+            self.opt.set_hyper("lr", self.schedule(self.iteration))
+
+    def after_batch(self):
+        if self.training:
+            self.iteration += 1
+
+
+def join_runs(parts: list[FitResult], label: str, method: str) -> FitResult:
+    """Consecutive fits of one learner as one run (epochs and iterations in order)."""
+    if not parts:
+        raise ValueError("Expected at least one run to join, got none")
+
+    def cat(field):
+        return tuple(v for p in parts for v in getattr(p, field))
+
+    return FitResult(label, max(p.lr for p in parts), method, cat("train_loss"), cat("valid_loss"), cat("accuracy"),
+                     cat("seconds"), any(p.diverged for p in parts), cat("lrs"), cat("moms"), parts[-1].wd, (),
+                     cat("effective_lrs"))

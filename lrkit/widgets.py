@@ -3,7 +3,8 @@ stored result; controls that need training act behind a button. Errors show in t
 from __future__ import annotations
 
 import html
-from typing import Callable, Sequence
+from contextlib import contextmanager
+from typing import Callable, Iterator, Sequence
 
 import ipywidgets as W
 from IPython.display import clear_output, display
@@ -15,7 +16,16 @@ from .plots import plot_fit_histories, plot_lr_find, plot_lr_schedule, plot_sche
 from .suggestions import METHODS
 from .training import FitResult
 
-__all__ = ["FinderPanel", "LRTrialPanel", "SchedulePanel", "BatchSizePanel", "DiscriminativePanel", "QuadraticPanel"]
+__all__ = ["FinderPanel", "LRTrialPanel", "SchedulePanel", "BatchSizePanel", "DiscriminativePanel", "QuadraticPanel",
+           "ConditionsPanel"]
+
+
+def _nothing_cached(*axes) -> None:
+    """An empty picture that says what to do, for a choice the result cache does not hold yet."""
+    for ax in axes:
+        ax.set_axis_off()
+    axes[0].text(0.5, 0.5, "Nothing in the cache for this choice yet:\npress Compute missing",
+                 ha="center", va="center", fontsize=13, transform=axes[0].transAxes)
 
 
 class _Panel:
@@ -28,6 +38,18 @@ class _Panel:
 
     def _error(self, err: BaseException) -> None:
         self.status.value = f'<span style="color:#b00020"><b>{type(err).__name__}:</b> {html.escape(str(err))}</span>'
+
+    @contextmanager
+    def _busy(self, *buttons: W.Button) -> Iterator[None]:
+        """Buttons disabled while the panel trains, so a second click cannot start a second run."""
+        before = [b.disabled for b in buttons]
+        for b in buttons:
+            b.disabled = True
+        try:
+            yield
+        finally:
+            for b, was in zip(buttons, before):
+                b.disabled = was
 
     def _show(self, fig: Figure) -> None:
         self.figure = fig
@@ -82,7 +104,7 @@ class FinderPanel(_Panel):
         self.status.value = "running..."
         try:
             settings = self.settings()  # validates before any training
-            with self.out:
+            with self.out, self._busy(self.run_button):
                 results = [find_lr(self.build(self.bs.value, self.opt.value, seed), settings=settings, seed=seed,
                                    label=f"seed {seed}") for seed in range(self.n_seeds.value)]
             self.spread = spread_of(results)
@@ -144,7 +166,7 @@ class LRTrialPanel(_Panel):
     def run(self) -> None:
         self.status.value = "training..."
         try:
-            with self.out:
+            with self.out, self._busy(self.train_button, self.clear_button):
                 result = self.train(self.lr.value, self.epochs.value)
         except Exception as err:
             self._error(err)
@@ -227,7 +249,7 @@ class SchedulePanel(_Panel):
     def run(self) -> None:
         self.status.value = "training..."
         try:
-            with self.out:
+            with self.out, self._busy(self.train_button):
                 result = self.train(**self.params())
         except Exception as err:
             self._error(err)
@@ -284,7 +306,7 @@ class BatchSizePanel(_Panel):
     def compute(self) -> None:
         self.status.value = "computing the missing cells..."
         try:
-            with self.out:
+            with self.out, self._busy(self.compute_button):
                 result = self._sweep(compute=True)
         except Exception as err:
             self._error(err)
@@ -318,10 +340,7 @@ class BatchSizePanel(_Panel):
             ax_curves.set_title("seed 0; dots: where the loss doubles")
             plot_noise_vs_batch(self.sweep.median_statistic(curve_noise), ax=ax_noise)
         else:
-            for ax in (ax_curves, ax_noise):
-                ax.set_axis_off()
-            ax_curves.text(0.5, 0.5, "Nothing in the cache for this choice yet:\npress Compute missing",
-                           ha="center", va="center", fontsize=13, transform=ax_curves.transAxes)
+            _nothing_cached(ax_curves, ax_noise)
         self._show(fig)
 
 
@@ -374,7 +393,7 @@ class DiscriminativePanel(_Panel):
         spec = self.spec()
         self.status.value = "training..."
         try:
-            with self.out:
+            with self.out, self._busy(self.train_button):
                 result = self.train(spec)
         except Exception as err:
             self._error(err)
@@ -428,4 +447,87 @@ class QuadraticPanel(_Panel):
         plot_quadratic_path(path, ax=ax_path)
         plot_quadratic_loss(path, ax=ax_loss)
         self.status.value = html.escape(regime(path.lr, max(path.eigenvalues), path.momentum))
+        self._show(fig)
+
+
+class ConditionsPanel(_Panel):
+    """Optimizers and schedules side by side: the chosen conditions are drawn from the result cache
+    at once (medians over seeds); *Compute missing* trains only what the cache lacks.
+
+    ``conditions`` and ``cache_key`` are those given to :func:`lrkit.compare.run_conditions`, whose
+    ``train(seed=..., label=..., **kwargs)`` trains one run."""
+
+    def __init__(self, conditions: dict[str, dict], train: Callable[..., FitResult], seeds: Sequence[int], *,
+                 cache_key: dict, cache=None, chosen: Sequence[str] | None = None,
+                 suggestions: dict[str, float] | None = None):
+        from .cache import ResultCache
+
+        super().__init__()
+        self.conditions, self.train, self.seeds = dict(conditions), train, list(seeds)
+        self.cache_key, self.suggestions = cache_key, suggestions
+        self.cache = cache if cache is not None else ResultCache()
+        style = {"description_width": "90px"}
+        self.chosen = W.SelectMultiple(options=list(self.conditions), value=tuple(chosen or self.conditions),
+                                       description="conditions", rows=min(8, len(self.conditions)), style=style,
+                                       layout=W.Layout(width="360px"))
+        self.metric = W.ToggleButtons(options=[("accuracy", "accuracy"), ("validation loss", "valid_loss")],
+                                      value="accuracy", description="metric", style=style)
+        self.compute_button = W.Button(description="Compute missing", button_style="primary", icon="play",
+                                       layout=W.Layout(width="180px"))
+        for control in (self.chosen, self.metric):
+            control.observe(self.redraw, names="value")
+        self.compute_button.on_click(lambda _: self.compute())
+        self.runs: dict[str, list[FitResult]] = {}
+        self.widget = W.VBox([W.HBox([self.chosen, W.VBox([self.metric, self.compute_button])]),
+                              self.status, self.out])
+        self.redraw()
+
+    def _chosen(self) -> dict[str, dict]:
+        return {label: self.conditions[label] for label in self.chosen.value}
+
+    def compute(self) -> None:
+        from .compare import run_conditions
+
+        chosen = self._chosen()
+        if not chosen:
+            self.status.value = "Select at least one condition."
+            return
+        self.status.value = "training the missing runs..."
+        with self._busy(self.compute_button):
+            try:
+                with self.out:
+                    run_conditions(self.train, chosen, self.seeds, cache_key=self.cache_key, cache=self.cache)
+            except Exception as err:
+                self._error(err)
+                return
+        self.redraw()
+
+    def redraw(self, *_) -> None:
+        from .compare import cached_conditions, median_history
+        from .plots import plot_effective_lrs
+
+        chosen = self._chosen()
+        if not chosen:
+            self.status.value = "Select at least one condition."
+            return
+        try:
+            self.runs, missing = cached_conditions(chosen, self.seeds, self.cache_key, self.cache)
+        except Exception as err:
+            self._error(err)
+            return
+        complete = {label: runs for label, runs in self.runs.items() if len(runs) == len(self.seeds)}
+        status = f"{len(complete)} of {len(chosen)} condition(s) from the cache, medians over {len(self.seeds)} seeds"
+        if missing:
+            status += f"; {len(missing)} run(s) missing: press Compute missing"
+        self.status.value = status
+        fig = Figure(figsize=(12, 4))
+        fig.subplots_adjust(left=0.07, right=0.97, bottom=0.14, top=0.92, wspace=0.28)
+        ax_metric, ax_lr = fig.subplots(1, 2)
+        if complete:
+            medians = [median_history(runs) for runs in complete.values()]
+            plot_fit_histories(medians, self.metric.value, ax=ax_metric)
+            plot_effective_lrs([runs[0] for runs in complete.values()], ax=ax_lr, suggestions=self.suggestions)
+            ax_lr.set_title("step size taken (first seed)")
+        else:
+            _nothing_cached(ax_metric, ax_lr)
         self._show(fig)

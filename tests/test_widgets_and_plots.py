@@ -216,3 +216,56 @@ def test_finder_panel_picture_controls_also_act_on_several_seeds(build, results)
     assert len(panel.figure.axes[1].get_lines()) == n_lines + len(results)
     panel.methods.value = ("valley", "steep")
     assert {"valley per seed", "steep per seed"} <= set(_lines(panel.figure.axes[1]))
+
+
+def test_conditions_panel_reads_the_cache_and_trains_only_what_is_missing(tmp_path, session):
+    from lrkit.cache import ResultCache
+    from lrkit.compare import run_conditions
+    from lrkit.conditions import train_condition
+    from lrkit.widgets import ConditionsPanel
+
+    conditions = {"Adam, cosine": {"optimizer": "adam", "schedule": "cosine"},
+                  "Prodigy, constant": {"optimizer": "prodigy", "schedule": "constant"}}
+    key, cache, trained, busy = {"experiment": "test-conditions"}, ResultCache(tmp_path), [], []
+
+    def train(seed, label, optimizer, schedule):
+        trained.append((label, seed))
+        if panel is not None:
+            busy.append(panel.compute_button.disabled)
+        learn = build_learner(session, dataset="digits", model="tiny_cnn", bs=32, opt="adam", seed=seed, n_train=160)
+        return train_condition(learn, optimizer, schedule, 1, None if optimizer == "prodigy" else 3e-3, label=label)
+
+    panel = None
+    run_conditions(train, {"Adam, cosine": conditions["Adam, cosine"]}, [0], progress=False, cache_key=key,
+                   cache=cache)  # computed ahead, as by the notebook
+    trained.clear()
+    panel = ConditionsPanel(conditions, train, [0], cache_key=key, cache=cache)
+    assert trained == [] and "1 of 2 condition(s) from the cache" in panel.status.value
+    assert "1 run(s) missing" in panel.status.value
+    assert _lines(panel.figure.axes[0]) == ["Adam, cosine"]
+    panel.compute_button.click()
+    assert trained == [("Prodigy, constant", 0)] and busy == [True]  # disabled while it trained
+    assert not panel.compute_button.disabled and "2 of 2" in panel.status.value
+    assert sorted(_lines(panel.figure.axes[1])) == ["Adam, cosine", "Prodigy, constant"]  # the steps they took
+    panel.metric.value = "valid_loss"  # picture only: from the cache, no training
+    assert len(trained) == 1 and panel.figure.axes[0].get_ylabel() == "valid loss"
+    panel.chosen.value = ()
+    assert "Select at least one condition" in panel.status.value
+
+
+def test_panel_buttons_are_disabled_while_training_and_enabled_after_an_error(build):
+    seen = []
+
+    def train(lr, epochs):
+        seen.append((panel.train_button.disabled, panel.clear_button.disabled))
+        if lr > 1:
+            raise ValueError("too large for this test")
+        return fit_and_record(build(32, "adam", 0), epochs, lr, progress=False)
+
+    panel = LRTrialPanel(train, references=[], lr=1e-3, epochs=1)
+    panel.train_button.click()
+    panel.lr.value = 3.0
+    panel.train_button.click()
+    assert seen == [(True, True), (True, True)]
+    assert "too large for this test" in panel.status.value
+    assert not panel.train_button.disabled and not panel.clear_button.disabled

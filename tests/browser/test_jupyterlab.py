@@ -36,6 +36,7 @@ ACTIONS = {
     "04_discriminative_lrs.ipynb": ("slider", 0),
     "05_batch_size_vs_lr.ipynb": ("button", "adam"),
     "07_curvature_and_edge_of_stability.ipynb": ("slider", 0),
+    "08_do_you_still_need_the_lr_finder.ipynb": ("button", "validation loss"),
 }
 WIDGET_ERRORS = ("Error displaying widget", "model not found", "Failed to load model class")
 

@@ -1,0 +1,119 @@
+"""Learning-rate-free and schedule-free optimizers through fastai, and warmup-stable-decay branches,
+on real training runs (the digits data: seconds)."""
+import math
+
+import pytest
+import torch
+
+from lrkit import setup
+from lrkit.conditions import train_condition, wsd_branches
+from lrkit.experiments import build_learner
+from lrkit.lr_free import OPTIMIZERS, ScheduleFreeModes, effective_lr, optimizer_func, schedule_free_eval_gap
+from lrkit.schedules import wsd
+from lrkit.training import fit_and_record
+
+
+@pytest.fixture(scope="module")
+def session():
+    return setup("ci", seed=0, style=False)
+
+
+@pytest.fixture(scope="module")
+def build(session):
+    def build(seed=0, model="tiny_cnn"):
+        return build_learner(session, dataset="digits", model=model, bs=32, opt="adam", seed=seed, n_train=320)
+    return build
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_every_optimizer_trains_a_fastai_learner_and_records_its_step(build, optimizer):
+    lr = None if optimizer in ("prodigy", "dadapt_adam") else 3e-3
+    schedule = "constant" if optimizer == "schedulefree_adamw" else "cosine"
+    run = train_condition(build(), optimizer, schedule, 2, lr)
+    assert len(run.effective_lrs) == len(run.lrs) == 2 * 10 and not run.diverged
+    assert run.accuracy[-1] > 0.3  # it learns: 10 classes, chance is 0.1
+    if optimizer in ("prodigy", "dadapt_adam"):
+        assert run.lrs[0] == pytest.approx(1.0)  # the multiplier, under a cosine
+        assert run.effective_lrs[0] == pytest.approx(1e-6)  # d starts at d0 = 1e-6
+        assert max(run.effective_lrs) > 1e-4  # and grows by orders of magnitude
+
+
+def test_effective_lr_is_d_times_lr_for_prodigy(build):
+    learn = build()
+    learn.opt_func = optimizer_func("prodigy")
+    fit_and_record(learn, 1, 1.0, progress=False)
+    group = learn.opt.opt.param_groups[-1]
+    assert group["d"] > 1e-6
+    assert effective_lr(learn.opt.hypers[-1]) == pytest.approx(group["d"] * group["lr"])
+    assert effective_lr({"lr": 0.1}) == 0.1
+
+
+@pytest.mark.parametrize("args, message", [
+    (("prodigy", "cosine", 2, 1e-3), "sets its own step size"),
+    (("adam", "cosine", 2, None), "Expected a positive lr_max"),
+    (("adam", "cosine", 2, -1.0), "Expected a positive lr_max"),
+    (("schedulefree_adamw", "cosine", 2, 1e-3), "replaces the schedule"),
+    (("sgdw", "cosine", 2, 1e-3), "Unknown optimizer 'sgdw'"),
+    (("adam", "linear", 2, 1e-3), "Unknown schedule 'linear'"),
+    (("adam", "cosine", 0, 1e-3), "positive whole number of epochs"),
+])
+def test_train_condition_refuses_inputs_that_do_not_fit(build, args, message):
+    with pytest.raises(ValueError, match=message):
+        train_condition(build(), *args)
+
+
+def test_schedule_free_validates_at_the_averaged_weights_and_ends_in_eval_mode(build):
+    learn = build()
+    run = train_condition(learn, "schedulefree_adamw", "constant", 2, 3e-3)
+    assert learn.opt.opt.param_groups[0]["train_mode"] is False
+    with learn.no_bar():
+        assert learn.validate()[0] == pytest.approx(run.valid_loss[-1], rel=1e-6)  # the recorded epoch used x
+    gap = schedule_free_eval_gap(learn)
+    assert gap["optimizer.eval()"]["valid loss"] == pytest.approx(run.valid_loss[-1], rel=1e-6)
+    assert gap["optimizer.train()"]["valid loss"] != pytest.approx(run.valid_loss[-1], rel=1e-6)
+    assert learn.opt.opt.param_groups[0]["train_mode"] is False  # left in eval mode
+
+
+def test_schedule_free_recomputes_batch_norm_statistics_at_the_averaged_weights(build):
+    learn = build(model="small_cnn")
+    learn.opt_func = optimizer_func("schedulefree_adamw")
+    fit_and_record(learn, 1, 3e-3, progress=False, cbs=[ScheduleFreeModes(bn_batches=4)])
+    bns = [m for m in learn.model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert bns and all(int(m.num_batches_tracked) == 4 for m in bns)  # reset, then 4 batches at x
+    assert all(m.momentum == 0.1 for m in bns)  # the layer's own momentum is back
+    with pytest.raises(ValueError, match="schedule-free"):
+        schedule_free_eval_gap(build())
+
+
+def test_wsd_schedule_warms_up_holds_and_decays_along_one_minus_sqrt():
+    f = wsd(0.1, warmup=4, decay_start=10, decay_len=4)
+    assert [f(i) for i in range(4)] == pytest.approx([0.025, 0.05, 0.075, 0.1])
+    assert all(f(i) == 0.1 for i in range(4, 10))
+    assert [f(10 + k) for k in range(5)] == pytest.approx([0.1 * (1 - math.sqrt(k / 4)) for k in range(5)])
+    later = wsd(0.1, warmup=4, decay_start=30, decay_len=4)
+    assert [later(i) for i in range(10)] == [f(i) for i in range(10)]  # the trunk does not know the budget
+    with pytest.raises(ValueError, match="warmup <= decay_start"):
+        wsd(0.1, warmup=5, decay_start=2, decay_len=4)
+
+
+def test_wsd_branch_leaves_no_trace_on_the_trunk(build):
+    """The full-budget branch of a branched run equals a WSD run without branches, number for number."""
+    branched = wsd_branches(build(seed=1), 5, 3e-3, [2, 4], decay_epochs=1)
+    plain = train_condition(build(seed=1), "adam", "wsd", 5, 3e-3)
+    assert [len(b.accuracy) for b in branched] == [3, 5]
+    assert branched[-1].lrs == pytest.approx(plain.lrs, rel=1e-12)
+    assert branched[-1].valid_loss == pytest.approx(plain.valid_loss, rel=1e-5)
+    assert branched[0].lrs[:20] == branched[-1].lrs[:20]  # a shared trunk, then different decays
+    assert branched[0].lrs[25] < 0.5 * 3e-3 and branched[-1].lrs[25] == pytest.approx(3e-3)  # decaying vs flat
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"decay_starts": [], "decay_epochs": 1}, "distinct positive epochs"),
+    ({"decay_starts": [2, 2], "decay_epochs": 1}, "distinct positive epochs"),
+    ({"decay_starts": [1, 3], "decay_epochs": 1}, "the last branch to end at the budget"),
+    ({"decay_starts": [1, 4], "decay_epochs": 0}, "positive whole number of decay epochs"),
+    ({"decay_starts": [1, 4], "decay_epochs": 1, "optimizer": "prodigy"}, "follows a schedule"),
+])
+def test_wsd_branches_refuses_inputs_that_do_not_fit(build, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        wsd_branches(build(), 5, 3e-3, **kwargs)

@@ -7,6 +7,7 @@ in and loaded safely.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -15,7 +16,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ResultCache", "CorruptCacheWarning", "cache_home", "settings_key", "cached_result", "cached_json"]
+__all__ = ["ResultCache", "CorruptCacheWarning", "cache_home", "settings_key", "cached_result", "cached_json",
+           "check_fields"]
 
 SCHEMA = 1
 # Part of every key: bump it when a change makes stored results differ from what the code computes now,
@@ -58,14 +60,14 @@ class ResultCache:
     def get(self, kind: str, settings: dict[str, Any]) -> Any | None:
         """The stored payload, or None when absent or unreadable (with a warning naming the file)."""
         path = self.path(kind, settings)
-        if not path.exists():
-            return None
         try:
+            if not path.exists():
+                return None
             record = json.loads(path.read_text())
             if record.get("schema") != SCHEMA or record.get("settings") != json.loads(json.dumps(_versioned(settings))):
                 raise ValueError("settings or schema do not match the file name")
             return record["payload"]
-        except (ValueError, KeyError, AttributeError, UnicodeDecodeError) as err:
+        except (OSError, ValueError, KeyError, AttributeError, UnicodeDecodeError) as err:  # OSError: permissions
             warnings.warn(f"Ignoring unreadable cache file {path} ({err}); it will be recomputed.",
                           CorruptCacheWarning, stacklevel=2)
             return None
@@ -87,13 +89,34 @@ class ResultCache:
         return path
 
 
+def check_fields(result_type, d: Any) -> dict:
+    """Refuse a stored result of another shape (another version of lrkit, another kind of result)
+    with a message naming the fields, instead of a TypeError or KeyError from deep inside."""
+    if not isinstance(d, dict):
+        raise ValueError(f"Expected a stored {result_type.__name__} as a JSON object, got {type(d).__name__}")
+    fields = dataclasses.fields(result_type)
+    names = {f.name for f in fields}
+    required = {f.name for f in fields
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+    missing, unknown = sorted(required - d.keys()), sorted(d.keys() - names)
+    if missing or unknown:
+        raise ValueError(f"Expected a stored {result_type.__name__}; this one lacks {missing or 'nothing'} and has "
+                         f"unknown fields {unknown or 'none'}. It comes from another kind of result or another "
+                         "version of lrkit: compute it again")
+    return d
+
+
 def cached_json(kind: str, settings: dict[str, Any], compute, cache: ResultCache | None = None) -> Any:
     """``compute()`` (returning JSON-able data) once per ``settings``; later calls load it."""
     cache = cache if cache is not None else ResultCache()
     payload = cache.get(kind, settings)
     if payload is None:
         payload = compute()
-        cache.put(kind, settings, payload)
+        try:
+            cache.put(kind, settings, payload)
+        except OSError as err:  # a read-only or full cache folder: keep the result, say it was not stored
+            warnings.warn(f"Could not store the result in {cache.root} ({err}); it will be computed again next time.",
+                          CorruptCacheWarning, stacklevel=2)
     return payload
 
 
@@ -102,5 +125,13 @@ def cached_result(result_type, settings: dict[str, Any], compute, cache: ResultC
 
     ``result_type`` is a result dataclass with ``to_dict``/``from_dict`` (FitResult, FinderResult).
     """
+    cache = cache if cache is not None else ResultCache()
     payload = cached_json(result_type.__name__, settings, lambda: compute().to_dict(), cache)
-    return result_type.from_dict(payload)
+    try:
+        return result_type.from_dict(payload)
+    except (ValueError, TypeError, KeyError) as err:  # a file of an older shape: say so, compute afresh
+        warnings.warn(f"Ignoring the stored result at {cache.path(result_type.__name__, settings)} ({err}); "
+                      "it will be recomputed.", CorruptCacheWarning, stacklevel=2)
+        result = compute()
+        cache.put(result_type.__name__, settings, result.to_dict())
+        return result

@@ -10,6 +10,38 @@ from .assets import DatasetMissingError, asset_status, fetch_all
 
 __all__ = ["main"]
 
+PROG = "python -m lrkit"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line on stderr (what was expected, what was got), exit 2."""
+
+    def error(self, message):
+        self.exit(2, f"{PROG}: error: {message} (see {self.prog} --help)\n")
+
+
+def _positive(kind):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}")
+        return value
+    parse.__name__ = f"positive {kind.__name__}"
+    return parse
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 0 or more, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 0 or more, got {text!r}")
+    return value
+
 
 def _status(_args) -> int:
     for row in asset_status():
@@ -58,23 +90,29 @@ def _sweep(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated", category=FutureWarning)
-    parser = argparse.ArgumentParser(prog="python -m lrkit", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    from .data import DATASETS
+
+    parser = _Parser(prog=PROG, description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="{fetch,status,sweep}")
     sub.add_parser("fetch", help="obtain the offline datasets (idempotent)").set_defaults(func=_fetch)
     sub.add_parser("status", help="list datasets and weights and whether they are here").set_defaults(func=_status)
     sweep = sub.add_parser("sweep", help="LR range tests over batch sizes x seeds, cached on disk")
     sweep.add_argument("--profile", choices=["ci", "cpu", "gpu"], help="default: $LRKIT_PROFILE or by device")
-    sweep.add_argument("--dataset", default="fashion_mnist")
+    sweep.add_argument("--dataset", default="fashion_mnist", choices=sorted(DATASETS))
     sweep.add_argument("--model", default="tiny_cnn", choices=["tiny_cnn", "small_cnn"])
     sweep.add_argument("--opt", default="sgd", choices=["sgd", "adam"])
-    sweep.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 32, 16, 8, 4])
-    sweep.add_argument("--seeds", type=int, nargs="+", help="default: the profile's seeds")
-    sweep.add_argument("--n-train", type=int, help="default: the profile's")
-    sweep.add_argument("--num-it", type=int, default=100)
-    sweep.add_argument("--pretrain-epochs", type=int, default=3)
-    sweep.add_argument("--pretrain-lr", type=float, default=1e-2)
+    sweep.add_argument("--batch-sizes", type=_positive(int), nargs="+", default=[64, 32, 16, 8, 4])
+    sweep.add_argument("--seeds", type=_non_negative_int, nargs="+", help="default: the profile's seeds")
+    sweep.add_argument("--n-train", type=_positive(int), help="default: the profile's")
+    sweep.add_argument("--num-it", type=_positive(int), default=100, help="at least 6")
+    sweep.add_argument("--pretrain-epochs", type=_non_negative_int, default=3)
+    sweep.add_argument("--pretrain-lr", type=_positive(float), default=1e-2)
     sweep.add_argument("--cache", help="cache folder (default: $LRKIT_CACHE or $LRKIT_HOME/results)")
     sweep.add_argument("--recompute", action="store_true", help="ignore cached cells")
     sweep.set_defaults(func=_sweep)
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except ValueError as err:  # settings that do not fit together: one line, no traceback
+        print(f"{PROG} {args.command}: error: {err}", file=sys.stderr)
+        return 2

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Literal
 
@@ -17,7 +18,8 @@ from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 from fastcore.basics import chunked
 
-from .assets import ANIMAL_SHA256, DatasetMissingError, animal_files, fetch_fashion_mnist, read_numpy_pickle
+from .assets import (ANIMAL_SHA256, DatasetMissingError, animal_files, data_home, fetch_fashion_mnist,
+                     read_numpy_pickle)
 
 __all__ = [
     "DATASETS",
@@ -124,7 +126,7 @@ DATASETS: dict[str, Callable[[], ArrayData]] = {
 def _subset(x, y, n: int | None, seed: int):
     """The first ``n`` items of a seeded, class-interleaved order: balanced for any ``n``."""
     if n is None or n >= len(y):
-        return x, y
+        return x.copy(), y.copy()
     if n <= 0:
         raise ValueError(f"Expected a positive number of items, got {n}")
     rng = np.random.default_rng(seed)
@@ -135,12 +137,19 @@ def _subset(x, y, n: int | None, seed: int):
     return x[keep], y[keep]
 
 
+@lru_cache(maxsize=2 * len(DATASETS))
+def _decoded(name: str, home: str) -> ArrayData:
+    """Each dataset decoded once per process and data folder (``home``): every learner after the
+    first reuses the arrays (callers get subsets, which are copies, so the kept arrays never change)."""
+    return DATASETS[name]()
+
+
 def load_arrays(name: str, n_train: int | None = None, n_valid: int | None = None, seed: int = 0) -> ArrayData:
     """The arrays of dataset ``name``, cut to balanced subsets of ``n_train`` / ``n_valid`` items."""
     if name not in DATASETS:
         raise ValueError(f"Unknown dataset {name!r}; expected one of {sorted(DATASETS)} "
                          "(online ones: lrkit.data.pets, cifar10, imagenette).")
-    d = DATASETS[name]()
+    d = _decoded(name, str(data_home()))
     xt, yt = _subset(d.x_train, d.y_train, n_train, seed)
     xv, yv = _subset(d.x_valid, d.y_valid, n_valid, seed + 1)
     return ArrayData(xt, yt, xv, yv, d.classes)

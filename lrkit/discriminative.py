@@ -10,7 +10,20 @@ from dataclasses import dataclass
 
 from fastai.callback.core import Callback
 
-__all__ = ["group_lrs", "FineTunePhase", "fine_tune_phases", "GroupState", "group_states", "GroupLRRecorder"]
+__all__ = ["check_lr_spec", "group_lrs", "FineTunePhase", "fine_tune_phases", "GroupState", "group_states", "GroupLRRecorder"]
+
+
+def check_lr_spec(lr, name: str = "lr") -> float:
+    """Refuse an LR spec fastai would misuse: a positive float, ``slice(hi)`` or ``slice(lo, hi)``
+    with ``0 < lo <= hi``. Returns the highest LR."""
+    if isinstance(lr, slice):
+        if lr.stop is None or not lr.stop > 0 or (lr.start is not None and not 0 < lr.start <= lr.stop):
+            raise ValueError(f"Expected {name} as slice(hi) or slice(lo, hi) with 0 < lo <= hi, got {lr}; "
+                             "the first layer group takes lo, the head hi")
+        return float(lr.stop)
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
+        raise ValueError(f"Expected {name} as a positive number or a slice(lo, hi), got {lr!r}")
+    return float(lr)
 
 
 def group_lrs(lr: float | slice, n_groups: int) -> list[float]:
@@ -19,12 +32,9 @@ def group_lrs(lr: float | slice, n_groups: int) -> list[float]:
     geometrically from ``lo`` (first group) to ``hi`` (last)."""
     if n_groups < 1:
         raise ValueError(f"Expected at least one layer group, got {n_groups}")
+    check_lr_spec(lr)
     if not isinstance(lr, slice):
-        if not lr > 0:
-            raise ValueError(f"Expected a positive learning rate, got {lr}")
         return [float(lr)] * n_groups
-    if lr.stop is None or not lr.stop > 0 or (lr.start is not None and not 0 < lr.start <= lr.stop):
-        raise ValueError(f"Expected slice(hi) or slice(lo, hi) with 0 < lo <= hi, got {lr}")
     if lr.start:
         if n_groups == 1:
             return [float(lr.stop)]

@@ -24,6 +24,7 @@ from typing import Callable, Iterable, Iterator, Literal, Sequence
 import torch
 from torch import nn
 
+from .cache import check_fields
 from .suggestions import CurveTooShortError, Method, suggest, valley_at_edge
 
 __all__ = ["FinderSettings", "FinderResult", "StopReason", "exp_schedule", "find_lr", "find_lr_torch",
@@ -74,7 +75,7 @@ class FinderResult:
 
     @classmethod
     def from_dict(cls, d: dict) -> "FinderResult":
-        d = dict(d)
+        d = dict(check_fields(cls, d))
         d["settings"] = FinderSettings(**d["settings"])
         for key in ("lrs", "losses", "raw_losses", "notes"):
             d[key] = tuple(d[key])

@@ -9,7 +9,8 @@ from typing import Literal
 import fastai.callback.schedule  # noqa: F401  (defines Learner.fit_one_cycle and fit_flat_cos)
 from fastai.callback.core import Callback
 
-from .discriminative import GroupLRRecorder
+from .cache import check_fields
+from .discriminative import GroupLRRecorder, check_lr_spec
 from .lr_free import effective_lr
 
 __all__ = ["FitResult", "fit_and_record", "FitMethod", "IterationLR", "join_runs"]
@@ -50,7 +51,7 @@ class FitResult:
 
     @classmethod
     def from_dict(cls, d: dict) -> "FitResult":
-        d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        d = {k: tuple(v) if isinstance(v, list) else v for k, v in check_fields(cls, d).items()}
         d["group_lrs"] = tuple(tuple(g) for g in d.get("group_lrs", ()))
         return cls(**d)
 
@@ -85,9 +86,7 @@ def fit_and_record(learn, epochs: int, lr: float | slice, *, method: FitMethod =
     """
     if epochs < 1:
         raise ValueError(f"Expected at least one epoch, got {epochs}")
-    top = lr.stop if isinstance(lr, slice) else lr  # a slice spreads LRs over layer groups
-    if top is None or not top > 0 or (isinstance(lr, slice) and lr.start is not None and not lr.start > 0):
-        raise ValueError(f"Expected a positive learning rate or slice(lo, hi), got {lr}")
+    top = check_lr_spec(lr)  # a slice spreads LRs over layer groups
     if len(learn.metrics) != 1:
         raise ValueError(f"Expected a learner with one metric, accuracy (metrics=accuracy), got {len(learn.metrics)}")
     if method not in ("fit", "one_cycle", "flat_cos"):

@@ -17,7 +17,7 @@ from .suggestions import METHODS
 from .training import FitResult
 
 __all__ = ["FinderPanel", "LRTrialPanel", "SchedulePanel", "BatchSizePanel", "DiscriminativePanel", "QuadraticPanel",
-           "ConditionsPanel"]
+           "ConditionsPanel", "PlateauPanel"]
 
 
 def _nothing_cached(*axes) -> None:
@@ -143,15 +143,39 @@ class FinderPanel(_Panel):
         self._show(fig)
 
 
-class LRTrialPanel(_Panel):
+class _TrialPanel(_Panel):
+    """A panel whose button trains a run that is kept and drawn beside the reference runs."""
+
+    def __init__(self, references: Sequence[FitResult]):
+        super().__init__()
+        self.references, self.trials = list(references), []
+
+    def _train(self, call: Callable[[], FitResult], *buttons: W.Button) -> FitResult | None:
+        """``call()`` with the buttons disabled; the run is kept, or the error shown in the panel."""
+        self.status.value = "training..."
+        try:
+            with self.out, self._busy(*buttons):
+                result = call()
+        except Exception as err:
+            self._error(err)
+            return None
+        self.trials.append(result)
+        return result
+
+    def clear(self) -> None:
+        self.trials = []
+        self.status.value = ""
+        self.redraw()
+
+
+class LRTrialPanel(_TrialPanel):
     """Try your own learning rate: ``train(lr, epochs)`` returns a :class:`FitResult`, drawn
     beside the reference runs."""
 
     def __init__(self, train: Callable[[float, int], FitResult], references: Sequence[FitResult], *,
                  lr: float = 1e-2, epochs: int = 3, chance: float | None = None):
-        super().__init__()
-        self.train, self.references, self.chance = train, list(references), chance
-        self.trials: list[FitResult] = []
+        super().__init__(references)
+        self.train, self.chance = train, chance
         self.lr = W.FloatLogSlider(value=lr, base=10, min=-6, max=1, description="learning rate",
                                    continuous_update=False, readout_format=".1e")
         self.epochs = W.IntSlider(value=epochs, min=1, max=10, description="epochs", continuous_update=False)
@@ -164,21 +188,12 @@ class LRTrialPanel(_Panel):
         self.redraw()
 
     def run(self) -> None:
-        self.status.value = "training..."
-        try:
-            with self.out, self._busy(self.train_button, self.clear_button):
-                result = self.train(self.lr.value, self.epochs.value)
-        except Exception as err:
-            self._error(err)
+        result = self._train(lambda: self.train(self.lr.value, self.epochs.value), self.train_button,
+                             self.clear_button)
+        if result is None:
             return
-        self.trials.append(result)
         verdict = "diverged: the loss became NaN/inf" if result.diverged else f"accuracy {result.final_accuracy:.1%}"
         self.status.value = f"lr {result.lr:.1e}, {len(result.accuracy)} epochs: {verdict}"
-        self.redraw()
-
-    def clear(self) -> None:
-        self.trials = []
-        self.status.value = ""
         self.redraw()
 
     def redraw(self) -> None:
@@ -530,4 +545,53 @@ class ConditionsPanel(_Panel):
             ax_lr.set_title("step size taken (first seed)")
         else:
             _nothing_cached(ax_metric, ax_lr)
+        self._show(fig)
+
+
+class PlateauPanel(_TrialPanel):
+    """ReduceLROnPlateau's settings (patience, factor, threshold) behind *Train*: each run is drawn
+    beside the stored ones, its LR per epoch and its validation loss.
+
+    ``train(patience, factor, min_delta)`` returns a :class:`FitResult`."""
+
+    def __init__(self, train: Callable[..., FitResult], references: Sequence[FitResult], *, patience: int = 1,
+                 factor: float = 10.0, min_delta: float = 0.0):
+        super().__init__(references)
+        self.train = train
+        style = {"description_width": "110px"}
+        self.patience = W.IntSlider(value=patience, min=0, max=5, description="patience (epochs)", style=style)
+        self.factor = W.SelectionSlider(options=[2.0, 3.0, 5.0, 10.0, 30.0, 100.0], value=factor,
+                                        description="divide LR by", style=style)
+        self.min_delta = W.SelectionSlider(options=[0.0, 0.001, 0.003, 0.01, 0.03, 0.1], value=min_delta,
+                                           description="threshold", style=style)
+        self.train_button = W.Button(description="Train with these settings", button_style="primary", icon="play",
+                                     layout=W.Layout(width="220px"))
+        self.clear_button = W.Button(description="Clear my runs")
+        self.train_button.on_click(lambda _: self.run())
+        self.clear_button.on_click(lambda _: self.clear())
+        self.widget = W.VBox([W.HBox([W.VBox([self.patience, self.factor, self.min_delta]),
+                                      W.VBox([self.train_button, self.clear_button])]), self.status, self.out])
+        self.redraw()
+
+    def run(self) -> None:
+        settings = dict(patience=self.patience.value, factor=self.factor.value, min_delta=self.min_delta.value)
+        result = self._train(lambda: self.train(**settings), self.train_button, self.clear_button)
+        if result is None:
+            return
+        lrs = result.lr_per_epoch
+        drops = [e + 1 for e in range(1, len(lrs)) if lrs[e] < lrs[e - 1]]
+        self.status.value = (f"patience {settings['patience']}, factor {settings['factor']:g}, threshold "
+                             f"{settings['min_delta']:g}: lower LR from epoch(s) {drops or 'none'}; final "
+                             f"validation loss {result.valid_loss[-1]:.3f}")
+        self.redraw()
+
+    def redraw(self) -> None:
+        from .plots import plot_lr_per_epoch
+
+        runs = self.references + self.trials
+        fig = Figure(figsize=(12, 3.8))
+        fig.subplots_adjust(left=0.07, right=0.97, bottom=0.14, top=0.92, wspace=0.25)
+        ax_lr, ax_loss = fig.subplots(1, 2)
+        plot_lr_per_epoch(runs, ax=ax_lr)
+        plot_fit_histories(runs, "valid_loss", ax=ax_loss)
         self._show(fig)

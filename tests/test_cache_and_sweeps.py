@@ -33,6 +33,35 @@ def test_corrupt_file_is_reported_and_treated_as_missing(tmp_path):
         assert cache.get("finder", {"a": 1}) is None
 
 
+def test_a_stored_result_of_an_older_shape_is_reported_and_recomputed(tmp_path):
+    from lrkit.cache import cached_result
+    from lrkit.training import FitResult
+
+    cache, settings = ResultCache(tmp_path), {"experiment": "shape"}
+    cache.put("FitResult", settings, {"label": "old", "lr": 0.1, "final": 0.9})  # another version's fields
+    fresh = FitResult("new", 0.1, "fit", (1.0,), (1.0,), (0.5,), (1.0,), False)
+    with pytest.warns(CorruptCacheWarning, match="lacks .*'accuracy'.* unknown fields \\['final'\\]"):
+        got = cached_result(FitResult, settings, lambda: fresh, cache)
+    assert got == fresh
+    assert cached_result(FitResult, settings, lambda: pytest.fail("recomputed twice"), cache) == fresh
+
+
+def test_a_cache_folder_that_cannot_be_used_is_reported_and_the_result_still_computed(tmp_path):
+    from lrkit.cache import cached_json
+
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder should be")
+    cache = ResultCache(blocked)
+    with pytest.warns(CorruptCacheWarning) as caught:
+        assert cached_json("kind", {"a": 1}, lambda: {"value": 42}, cache) == {"value": 42}
+    assert any("Could not store the result" in str(w.message) for w in caught)
+    with pytest.warns(CorruptCacheWarning, match="Ignoring unreadable cache file"):
+        (tmp_path / "kind").mkdir()
+        unreadable = ResultCache(tmp_path)
+        unreadable.path("kind", {"a": 1}).mkdir()  # a folder where the file should be: reading it fails
+        assert unreadable.get("kind", {"a": 1}) is None
+
+
 def test_failed_write_leaves_the_old_file_and_no_debris(tmp_path):
     cache = ResultCache(tmp_path)
     path = cache.put("finder", {"a": 1}, {"x": 1})

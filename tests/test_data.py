@@ -233,3 +233,17 @@ def test_online_dataset_without_network_says_what_to_do():
 def test_local_folder_that_does_not_exist(tmp_path):
     with pytest.raises(DatasetMissingError, match="does not exist"):
         cifar10(path=tmp_path / "nothing")
+
+
+def test_a_dataset_is_decoded_once_and_its_kept_arrays_never_change():
+    from lrkit.data import _decoded
+
+    first = load_arrays("digits", n_train=50, seed=0)
+    hits = _decoded.cache_info().hits
+    first.x_train[:] = 0  # a caller scribbling on its arrays
+    again = load_arrays("digits", n_train=50, seed=0)
+    assert _decoded.cache_info().hits == hits + 1  # not decoded again
+    assert again.x_train.any()  # and not affected by the scribbling
+    whole = load_arrays("digits")
+    whole.y_train[:] = -1
+    assert (load_arrays("digits").y_train >= 0).all()

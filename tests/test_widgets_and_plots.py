@@ -269,3 +269,29 @@ def test_panel_buttons_are_disabled_while_training_and_enabled_after_an_error(bu
     assert seen == [(True, True), (True, True)]
     assert "too large for this test" in panel.status.value
     assert not panel.train_button.disabled and not panel.clear_button.disabled
+
+
+def test_plateau_panel_trains_with_its_settings_and_draws_beside_the_stored_runs(build):
+    from fastai.callback.tracker import ReduceLROnPlateau
+
+    from lrkit.widgets import PlateauPanel
+
+    asked = []
+
+    def train(patience, factor, min_delta):
+        asked.append((patience, factor, min_delta))
+        cb = ReduceLROnPlateau(monitor="valid_loss", patience=patience, factor=factor, min_delta=min_delta)
+        return fit_and_record(build(32, "adam", 0), 3, 1e-4, cbs=[cb], progress=False, label="mine")
+
+    reference = fit_and_record(build(32, "adam", 0), 3, 1e-4, progress=False, label="constant")
+    panel = PlateauPanel(train, references=[reference])
+    assert _lines(panel.figure.axes[1]) == ["constant"]
+    panel.patience.value, panel.factor.value, panel.min_delta.value = 0, 3.0, 0.1
+    panel.train_button.click()
+    assert asked == [(0, 3.0, 0.1)]
+    # at this slow LR no epoch improves by the threshold of 0.1: the stall after epoch 2 divides the LR by 3
+    assert panel.trials[0].lr_per_epoch == pytest.approx((1e-4, 1e-4, 1e-4 / 3))
+    assert "lower LR from epoch(s) [3]" in panel.status.value
+    assert _lines(panel.figure.axes[1]) == ["constant", "mine"]
+    panel.clear_button.click()
+    assert _lines(panel.figure.axes[1]) == ["constant"]

@@ -35,6 +35,7 @@ ACTIONS = {
     "03_one_cycle.ipynb": ("slider", 0),
     "04_discriminative_lrs.ipynb": ("slider", 0),
     "05_batch_size_vs_lr.ipynb": ("button", "adam"),
+    "06_reduce_lr_on_plateau.ipynb": ("button", "Train with these settings"),
     "07_curvature_and_edge_of_stability.ipynb": ("slider", 0),
     "08_do_you_still_need_the_lr_finder.ipynb": ("button", "validation loss"),
 }

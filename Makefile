@@ -16,8 +16,10 @@ lab: env  ## open the lessons in JupyterLab
 	@venv=$$(scripts/env.sh); $(ENV) "$$venv/bin/jupyter" lab --notebook-dir=notebooks --ip=127.0.0.1 --port=$(PORT) --no-browser \
 	    $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
-test: env browser  ## unit tests, nbval over every notebook and the browser tests, on the ci profile
-	@venv=$$(scripts/env.sh); $(ENV) LRKIT_PROFILE=ci "$$venv/bin/python" -m pytest tests notebooks --nbval-lax $(PYTEST_ARGS)
+# nbval before tests/: its kernels start from the session's empty result cache and compute every result;
+# the browser tests, later in the same session, load those results (see tests/browser/test_jupyterlab.py)
+test: env browser  ## nbval over every notebook, unit tests and the browser tests, on the ci profile
+	@venv=$$(scripts/env.sh); $(ENV) LRKIT_PROFILE=ci "$$venv/bin/python" -m pytest notebooks tests --nbval-lax $(PYTEST_ARGS)
 
 test-unit: env
 	@venv=$$(scripts/env.sh); $(ENV) LRKIT_PROFILE=ci "$$venv/bin/python" -m pytest tests -m "not browser" $(PYTEST_ARGS)

@@ -3,11 +3,12 @@ stored result; controls that need training act behind a button. Errors show in t
 from __future__ import annotations
 
 import html
+import io
 from contextlib import contextmanager
 from typing import Callable, Iterator, Sequence
 
 import ipywidgets as W
-from IPython.display import clear_output, display
+from IPython.display import Image, clear_output, display
 from matplotlib.figure import Figure
 
 from .finder import FinderResult, FinderSettings, find_lr, resmooth
@@ -52,10 +53,14 @@ class _Panel:
                 b.disabled = was
 
     def _show(self, fig: Figure) -> None:
+        """Render ``fig`` to PNG once and show it. (``display(fig)`` renders twice, to crop the
+        margins; the panels lay out their figures themselves, so there is nothing to crop.)"""
         self.figure = fig
+        png = io.BytesIO()
+        fig.savefig(png, format="png")
         with self.out:
             clear_output(wait=True)
-            display(fig)
+            display(Image(png.getvalue()))
 
     def _ipython_display_(self):
         display(self.widget)
@@ -449,18 +454,22 @@ class QuadraticPanel(_Panel):
 
     def redraw(self, *_) -> None:
         from .curvature import regime
-        from .plots import plot_quadratic_loss, plot_quadratic_path
+        from .plots import plot_quadratic_loss, plot_quadratic_path, update_quadratic_plots
 
         try:
             path = self.path()
         except ValueError as err:
             self._error(err)
             return
-        fig = Figure(figsize=(11, 4.2))
-        fig.subplots_adjust(left=0.07, right=0.97, bottom=0.13, top=0.9, wspace=0.3)
-        ax_path, ax_loss = fig.subplots(1, 2)
-        plot_quadratic_path(path, ax=ax_path)
-        plot_quadratic_loss(path, ax=ax_loss)
+        fig = self.figure
+        if fig is None:  # the first draw builds the figure; later ones move its lines
+            fig = Figure(figsize=(11, 4.2))
+            fig.subplots_adjust(left=0.07, right=0.97, bottom=0.13, top=0.9, wspace=0.3)
+            ax_path, ax_loss = fig.subplots(1, 2)
+            plot_quadratic_path(path, ax=ax_path)
+            plot_quadratic_loss(path, ax=ax_loss)
+        else:
+            update_quadratic_plots(path, *fig.axes)
         self.status.value = html.escape(regime(path.lr, max(path.eigenvalues), path.momentum))
         self._show(fig)
 

@@ -13,8 +13,8 @@ def workdir(tmp_path):
 
 
 def _bare_kernel_module(session):
-    return next((item.module for item in session.items
-                 if item.module.__name__.rpartition(".")[2] == "test_bare_kernel"), None)
+    modules = (getattr(item, "module", None) for item in session.items)  # notebook items have none
+    return next((m for m in modules if m is not None and m.__name__.rpartition(".")[2] == "test_bare_kernel"), None)
 
 
 def pytest_collection_finish(session):

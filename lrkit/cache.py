@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["ResultCache", "CorruptCacheWarning", "cache_home", "settings_key", "cached_result", "cached_json",
-           "check_fields"]
+           "check_fields", "load_result"]
 
 SCHEMA = 1
 # Part of every key: bump it when a change makes stored results differ from what the code computes now,
@@ -112,12 +112,31 @@ def cached_json(kind: str, settings: dict[str, Any], compute, cache: ResultCache
     payload = cache.get(kind, settings)
     if payload is None:
         payload = compute()
-        try:
-            cache.put(kind, settings, payload)
-        except OSError as err:  # a read-only or full cache folder: keep the result, say it was not stored
-            warnings.warn(f"Could not store the result in {cache.root} ({err}); it will be computed again next time.",
-                          CorruptCacheWarning, stacklevel=2)
+        _store(cache, kind, settings, payload)
     return payload
+
+
+def _store(cache: ResultCache, kind: str, settings: dict[str, Any], payload: Any) -> None:
+    try:
+        cache.put(kind, settings, payload)
+    except OSError as err:  # a read-only or full cache folder: keep the result, say it was not stored
+        warnings.warn(f"Could not store the result in {cache.root} ({err}); it will be computed again next time.",
+                      CorruptCacheWarning, stacklevel=3)
+
+
+def load_result(result_type, settings: dict[str, Any], cache: ResultCache | None = None):
+    """The stored ``result_type`` for ``settings``, or None when absent, unreadable or of another
+    shape (an older version of lrkit; reported with a warning naming the file)."""
+    cache = cache if cache is not None else ResultCache()
+    payload = cache.get(result_type.__name__, settings)
+    if payload is None:
+        return None
+    try:
+        return result_type.from_dict(payload)
+    except (ValueError, TypeError, KeyError) as err:
+        warnings.warn(f"Ignoring the stored result at {cache.path(result_type.__name__, settings)} ({err}); "
+                      "it will be recomputed.", CorruptCacheWarning, stacklevel=2)
+        return None
 
 
 def cached_result(result_type, settings: dict[str, Any], compute, cache: ResultCache | None = None):
@@ -126,12 +145,8 @@ def cached_result(result_type, settings: dict[str, Any], compute, cache: ResultC
     ``result_type`` is a result dataclass with ``to_dict``/``from_dict`` (FitResult, FinderResult).
     """
     cache = cache if cache is not None else ResultCache()
-    payload = cached_json(result_type.__name__, settings, lambda: compute().to_dict(), cache)
-    try:
-        return result_type.from_dict(payload)
-    except (ValueError, TypeError, KeyError) as err:  # a file of an older shape: say so, compute afresh
-        warnings.warn(f"Ignoring the stored result at {cache.path(result_type.__name__, settings)} ({err}); "
-                      "it will be recomputed.", CorruptCacheWarning, stacklevel=2)
+    result = load_result(result_type, settings, cache)
+    if result is None:
         result = compute()
-        cache.put(result_type.__name__, settings, result.to_dict())
-        return result
+        _store(cache, result_type.__name__, settings, result.to_dict())
+    return result

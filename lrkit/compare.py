@@ -39,18 +39,17 @@ def cached_conditions(conditions: Mapping[str, dict], seeds: Iterable[int], cach
                       cache=None) -> tuple[dict[str, list[FitResult]], list[tuple[str, int]]]:
     """What :func:`run_conditions` with this ``cache_key`` has stored, without training: the runs
     found per condition, and the (condition, seed) pairs still missing."""
-    from .cache import ResultCache
+    from .cache import load_result
 
-    cache = cache if cache is not None else ResultCache()
     found: dict[str, list[FitResult]] = {label: [] for label in conditions}
     missing = []
     for label, kw in conditions.items():
         for seed in seeds:
-            payload = cache.get(FitResult.__name__, _run_key(cache_key, label, kw, seed))
-            if payload is None:
+            result = load_result(FitResult, _run_key(cache_key, label, kw, seed), cache)
+            if result is None:
                 missing.append((label, seed))
             else:
-                found[label].append(FitResult.from_dict(payload))
+                found[label].append(result)
     return found, missing
 
 

@@ -210,7 +210,7 @@ class LRTrialPanel(_TrialPanel):
         self._show(fig)
 
 
-class SchedulePanel(_Panel):
+class SchedulePanel(_TrialPanel):
     """Reshape a 1cycle schedule live (no training), then train with it behind a button.
 
     ``train(lr_max, div, div_final, pct_start, moms)`` returns a :class:`FitResult`; its curves are
@@ -219,9 +219,9 @@ class SchedulePanel(_Panel):
 
     def __init__(self, n_epoch: int, n_iter_per_epoch: int, *, lr_max: float = 1e-2,
                  train: Callable[..., FitResult] | None = None, references: Sequence[FitResult] = ()):
-        super().__init__()
+        super().__init__(references)
         self.n_epoch, self.n_iter = n_epoch, n_iter_per_epoch
-        self.train, self.references, self.trials = train, list(references), []
+        self.train = train
         live = dict(continuous_update=True, style={"description_width": "80px"})
         self.lr_max = W.FloatLogSlider(value=lr_max, base=10, min=-5, max=0, description="lr_max",
                                        readout_format=".1e", **live)
@@ -267,14 +267,9 @@ class SchedulePanel(_Panel):
         self._show(fig)
 
     def run(self) -> None:
-        self.status.value = "training..."
-        try:
-            with self.out, self._busy(self.train_button):
-                result = self.train(**self.params())
-        except Exception as err:
-            self._error(err)
+        result = self._train(lambda: self.train(**self.params()), self.train_button)
+        if result is None:
             return
-        self.trials.append(result)
         self.status.value = (f"trained: final validation loss {result.valid_loss[-1]:.3f}, "
                              f"accuracy {result.final_accuracy:.1%}")
         self.redraw()
@@ -364,7 +359,7 @@ class BatchSizePanel(_Panel):
         self._show(fig)
 
 
-class DiscriminativePanel(_Panel):
+class DiscriminativePanel(_TrialPanel):
     """Sliders for ``slice(lo, hi)``: the LR of each layer group redraws live; *Train* trains with it.
 
     ``train(lr_spec)`` returns a :class:`FitResult` drawn beside ``references``.
@@ -372,8 +367,8 @@ class DiscriminativePanel(_Panel):
 
     def __init__(self, group_names: Sequence[str], *, lo: float = 1e-4, hi: float = 1e-2,
                  train: Callable[[slice], FitResult] | None = None, references: Sequence[FitResult] = ()):
-        super().__init__()
-        self.names, self.train, self.references, self.trials = list(group_names), train, list(references), []
+        super().__init__(references)
+        self.names, self.train = list(group_names), train
         style = {"description_width": "110px"}
         self.lo = W.FloatLogSlider(value=lo, base=10, min=-7, max=-1, description="lo (first group)",
                                    readout_format=".1e", style=style)
@@ -411,14 +406,9 @@ class DiscriminativePanel(_Panel):
 
     def run(self) -> None:
         spec = self.spec()
-        self.status.value = "training..."
-        try:
-            with self.out, self._busy(self.train_button):
-                result = self.train(spec)
-        except Exception as err:
-            self._error(err)
+        result = self._train(lambda: self.train(spec), self.train_button)
+        if result is None:
             return
-        self.trials.append(result)
         self.redraw()
         self.status.value = f"trained with slice({spec.start:.1e}, {spec.stop:.1e}): accuracy {result.final_accuracy:.1%}"
 

@@ -20,6 +20,12 @@ def test_quadratic_diverges_exactly_past_the_threshold(lam, momentum):
     assert not below.diverged and above.diverged
 
 
+def test_a_path_that_overflows_counts_as_diverged():
+    path = gd_on_quadratic((10.0, 1.0), 0.5, steps=2000)  # |1 - lr * lambda| = 4: past any float in 2000 steps
+    assert not np.isfinite(path.points[-1]).all()
+    assert path.diverged
+
+
 def test_quadratic_regimes_smooth_oscillating_diverging():
     lam = 10.0
     smooth = np.asarray(gd_on_quadratic((lam, lam), 0.05).points)[:, 0]
@@ -38,6 +44,7 @@ def test_quadratic_regimes_smooth_oscillating_diverging():
     ({"eigenvalues": (1.0, 2.0), "lr": 0.0}, "positive lr"),
     ({"eigenvalues": (1.0, 2.0), "lr": 0.1, "momentum": 1.0}, r"momentum in \[0, 1\)"),
     ({"eigenvalues": (1.0, 2.0), "lr": 0.1, "steps": 0}, "positive integer number of steps"),
+    ({"eigenvalues": (1.0, 2.0), "lr": 0.1, "start": (1.0, 2.0, 3.0)}, "start point of two coordinates"),
 ])
 def test_quadratic_bad_input_says_what_was_expected(kwargs, match):
     with pytest.raises(ValueError, match=match):

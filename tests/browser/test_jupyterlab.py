@@ -106,12 +106,16 @@ def lab(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser_context():
+    """One Chromium and one browsing context for all notebooks: each page loads JupyterLab's
+    scripts from the context's HTTP cache after the first (a context per page took seconds each)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield b
+        context = b.new_context(viewport={"width": 1400, "height": 1000})
+        yield context
+        context.close()
         b.close()
 
 
@@ -122,7 +126,7 @@ def _wait_until_run(page, timeout_s: float) -> None:
         prompts = page.locator(".jp-CodeCell .jp-InputPrompt").all_inner_texts()
         if prompts and all(re.fullmatch(r"\[\d+\]:", p.strip()) for p in prompts):
             return
-        page.wait_for_timeout(1000)
+        page.wait_for_timeout(300)
     raise AssertionError(f"cells still running after {timeout_s:.0f} s: {prompts}")
 
 
@@ -160,9 +164,9 @@ def _act(page, action) -> None:
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
-def test_notebook_runs_and_its_panel_reacts_in_jupyterlab(lab, browser, name):
+def test_notebook_runs_and_its_panel_reacts_in_jupyterlab(lab, browser_context, name):
     base, token = lab
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = browser_context.new_page()
     try:
         page.goto(f"{base}/lab/tree/{name}?reset&token={token}", wait_until="domcontentloaded")  # one tab
         page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)

@@ -1,5 +1,6 @@
 """The lessons in a real browser: JupyterLab from the project's environment, driven by Playwright
-in Debian's Chromium. Each notebook is run top to bottom on the ci profile; its widget panels must
+in Debian's Chromium. Each notebook is opened from the file browser (one JupyterLab page for all)
+and run top to bottom on the ci profile; its widget panels must
 render and react, and no cell may show an error. Screenshots go to $LRKIT_ARTIFACTS/browser
 (default $LRKIT_HOME/artifacts/browser), outside the repository.
 
@@ -107,8 +108,7 @@ def lab(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser_context():
-    """One Chromium and one browsing context for all notebooks: each page loads JupyterLab's
-    scripts from the context's HTTP cache after the first (a context per page took seconds each)."""
+    """One Chromium and one browsing context."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -119,11 +119,11 @@ def browser_context():
         b.close()
 
 
-def _wait_until_run(page, timeout_s: float) -> None:
+def _wait_until_run(page, notebook, timeout_s: float) -> None:
     """All code cells have an execution count and none is running."""
     deadline = time.time() + timeout_s
     while time.time() < deadline:
-        prompts = page.locator(".jp-CodeCell .jp-InputPrompt").all_inner_texts()
+        prompts = notebook.locator(".jp-CodeCell .jp-InputPrompt").all_inner_texts()
         if prompts and all(re.fullmatch(r"\[\d+\]:", p.strip()) for p in prompts):
             return
         page.wait_for_timeout(300)
@@ -145,57 +145,81 @@ def _wait_kernel_idle(base: str, token: str, name: str, timeout_s: float = 90) -
     raise AssertionError(f"the kernel of {name} did not become idle within {timeout_s:.0f} s")
 
 
-def _panel_image(page):
-    imgs = page.locator(".widget-output img")
+def _panel_image(notebook):
+    imgs = notebook.locator(".widget-output img")
     return imgs.last.get_attribute("src") if imgs.count() else None
 
 
-def _act(page, action) -> None:
+def _act(page, notebook, action) -> None:
     kind, what = action
     if kind == "checkbox":
-        page.get_by_label(what).first.check()
+        notebook.get_by_label(what).first.check()
     elif kind == "button":
-        page.locator(".jupyter-widgets button", has_text=re.compile(rf"^\s*{what}\s*$")).first.click()
+        notebook.locator(".jupyter-widgets button", has_text=re.compile(rf"^\s*{what}\s*$")).first.click()
     elif kind == "slider":
-        handle = page.locator(".jupyter-widgets .noUi-handle").nth(what)
+        handle = notebook.locator(".jupyter-widgets .noUi-handle").nth(what)
         handle.focus()
         page.keyboard.press("ArrowRight")
         page.keyboard.press("ArrowRight")
 
 
-@pytest.mark.parametrize("name", NOTEBOOKS)
-def test_notebook_runs_and_its_panel_reacts_in_jupyterlab(lab, browser_context, name):
+@pytest.fixture(scope="module")
+def lab_page(lab, browser_context):
+    """One JupyterLab page for all notebooks, each opened from the file browser as a learner would:
+    booting JupyterLab took about 5 s a page."""
     base, token = lab
     page = browser_context.new_page()
+    page.goto(f"{base}/lab?reset&token={token}", wait_until="domcontentloaded")
+    page.locator(".jp-DirListing-item").first.wait_for(timeout=60_000)
+    yield page
+    page.close()
+
+
+def _close_current_tab(page) -> None:
+    """Close the notebook's tab, discarding what the run changed (the copy on disk stays as it was)."""
+    page.locator(".lm-DockPanel .lm-TabBar-tab.lm-mod-current .lm-TabBar-tabCloseIcon").click()
+    discard = page.locator(".jp-Dialog button", has_text=re.compile(r"^\s*Discard\s*$"))
     try:
-        page.goto(f"{base}/lab/tree/{name}?reset&token={token}", wait_until="domcontentloaded")  # one tab
-        page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
+        discard.click(timeout=5_000)
+    except Exception:  # no dialog: nothing was unsaved
+        pass
+    page.locator(".jp-NotebookPanel").first.wait_for(state="detached", timeout=10_000)
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_runs_and_its_panel_reacts_in_jupyterlab(lab, lab_page, name):
+    base, token = lab
+    page = lab_page
+    notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")  # the tab in front
+    try:
+        page.locator(".jp-DirListing-item", has_text=name).dblclick()
+        notebook.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
         _wait_kernel_idle(base, token, name)
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-        _wait_until_run(page, timeout_s=300)
+        _wait_until_run(page, notebook, timeout_s=300)
 
-        errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+        errors = notebook.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
         tracebacks = [t for t in errors.all_inner_texts() if "Traceback" in t or re.search(r"\w+Error\b", t)]
         assert not tracebacks, f"{name}: a cell shows an error: {tracebacks[0][:500]}"
-        text = page.locator(".jp-NotebookPanel:visible .jp-Notebook").inner_text()
+        text = notebook.locator(".jp-Notebook").inner_text()
         assert not any(e in text for e in WIDGET_ERRORS), f"{name}: a widget failed to render"
 
         if name in ACTIONS:
-            panel = page.locator(".jupyter-widgets.widget-vbox").last
+            panel = notebook.locator(".jupyter-widgets.widget-vbox").last
             panel.scroll_into_view_if_needed()
             assert panel.is_visible(), f"{name}: the panel did not render"
-            before = _panel_image(page)
+            before = _panel_image(notebook)
             assert before, f"{name}: the panel shows no plot"
-            _act(page, ACTIONS[name])
+            _act(page, notebook, ACTIONS[name])
             deadline = time.time() + 120
-            while _panel_image(page) == before and time.time() < deadline:
+            while _panel_image(notebook) == before and time.time() < deadline:
                 page.wait_for_timeout(500)
-            assert _panel_image(page) != before, f"{name}: the plot did not change after {ACTIONS[name]}"
+            assert _panel_image(notebook) != before, f"{name}: the plot did not change after {ACTIONS[name]}"
         page.screenshot(path=str(artifacts_dir() / f"{Path(name).stem}.png"), full_page=False)
     except Exception:
         page.screenshot(path=str(artifacts_dir() / f"{Path(name).stem}-failed.png"), full_page=True)
         (artifacts_dir() / f"{Path(name).stem}-failed.html").write_text(page.content())
         raise
     finally:
-        page.close()
+        _close_current_tab(page)

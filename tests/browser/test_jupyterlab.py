@@ -1,7 +1,7 @@
 """The lessons in a real browser: JupyterLab from the project's environment, driven by Playwright
 in Debian's Chromium. Each notebook is opened from the file browser (one JupyterLab page for all)
-and run top to bottom on the ci profile; its widget panels must
-render and react, and no cell may show an error. Screenshots go to $LRKIT_ARTIFACTS/browser
+and run top to bottom on the ci profile; its widget panels must render and react, and no cell may
+show an error. Screenshots go to $LRKIT_ARTIFACTS/browser
 (default $LRKIT_HOME/artifacts/browser), outside the repository.
 
 Run alone with ``make test-browser`` (or ``pytest -m browser``).

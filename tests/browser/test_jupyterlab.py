@@ -1,8 +1,8 @@
 """The lessons in a real browser: JupyterLab from the project's environment, driven by Playwright
 in Debian's Chromium. Each notebook is opened from the file browser (one JupyterLab page for all)
 and run top to bottom on the ci profile; its widget panels must render and react, and no cell may
-show an error. Screenshots go to $LRKIT_ARTIFACTS/browser
-(default $LRKIT_HOME/artifacts/browser), outside the repository.
+show an error. Screenshots go to $LRKIT_ARTIFACTS/browser (default $LRKIT_HOME/artifacts/browser),
+outside the repository.
 
 Run alone with ``make test-browser`` (or ``pytest -m browser``).
 """
@@ -177,11 +177,13 @@ def lab_page(lab, browser_context):
 
 def _close_current_tab(page) -> None:
     """Close the notebook's tab, discarding what the run changed (the copy on disk stays as it was)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     page.locator(".lm-DockPanel .lm-TabBar-tab.lm-mod-current .lm-TabBar-tabCloseIcon").click()
     discard = page.locator(".jp-Dialog button", has_text=re.compile(r"^\s*Discard\s*$"))
     try:
         discard.click(timeout=5_000)
-    except Exception:  # no dialog: nothing was unsaved
+    except PlaywrightTimeout:  # no dialog: nothing was unsaved
         pass
     page.locator(".jp-NotebookPanel").first.wait_for(state="detached", timeout=10_000)
 

@@ -6,6 +6,10 @@ ROOT := $(CURDIR)
 ENV := PYTHONPATH=$(ROOT) PYTHONDONTWRITEBYTECODE=1
 PORT ?= 8888
 PROFILE ?= cpu
+# pytest-xdist: the tests run in this many processes side by side, one torch thread each; conftest.py
+# says what one process keeps together (a notebook's nbval cells, then its browser test; a test module)
+TEST_WORKERS ?= 2
+XDIST := -n $(TEST_WORKERS) --no-loadscope-reorder
 
 .PHONY: env lab test test-unit test-notebooks test-browser browser slides precompute bench clean-env
 
@@ -16,16 +20,16 @@ lab: env  ## open the lessons in JupyterLab
 	@venv=$$(scripts/env.sh); $(ENV) "$$venv/bin/jupyter" lab --notebook-dir=notebooks --ip=127.0.0.1 --port=$(PORT) --no-browser \
 	    $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
-# nbval before tests/: its kernels start from the session's empty result cache and compute every result;
-# the browser tests, later in the same session, load those results (see tests/browser/test_jupyterlab.py)
+# notebooks before tests/: a notebook's nbval cells start from the run's empty result cache and compute
+# every result; its browser test, next in the same process, loads them (tests/browser/test_jupyterlab.py)
 test: env browser  ## nbval over every notebook, unit tests and the browser tests, on the ci profile
-	@venv=$$(scripts/env.sh); $(ENV) LRKIT_PROFILE=ci "$$venv/bin/python" -m pytest notebooks tests --nbval-lax $(PYTEST_ARGS)
+	@venv=$$(scripts/env.sh); $(ENV) LRKIT_PROFILE=ci "$$venv/bin/python" -m pytest notebooks tests --nbval-lax $(XDIST) $(PYTEST_ARGS)
 
 test-unit: env
-	@venv=$$(scripts/env.sh); $(ENV) LRKIT_PROFILE=ci "$$venv/bin/python" -m pytest tests -m "not browser" $(PYTEST_ARGS)
+	@venv=$$(scripts/env.sh); $(ENV) LRKIT_PROFILE=ci "$$venv/bin/python" -m pytest tests -m "not browser" $(XDIST) $(PYTEST_ARGS)
 
 test-browser: env browser  ## only the browser tests (JupyterLab in Chromium, slides)
-	@venv=$$(scripts/env.sh); $(ENV) LRKIT_PROFILE=ci "$$venv/bin/python" -m pytest tests -m browser $(PYTEST_ARGS)
+	@venv=$$(scripts/env.sh); $(ENV) LRKIT_PROFILE=ci "$$venv/bin/python" -m pytest tests -m browser $(XDIST) $(PYTEST_ARGS)
 
 browser:  ## Debian's Chromium for the browser tests
 	@scripts/browser.sh >/dev/null
@@ -40,7 +44,7 @@ precompute: env  ## fill the result cache for a workshop: make precompute PROFIL
 	    --ExecutePreprocessor.timeout=3600 --output-dir "$$out" "$$nb"; done; rm -rf "$$out"
 
 test-notebooks: env
-	@venv=$$(scripts/env.sh); $(ENV) LRKIT_PROFILE=ci "$$venv/bin/python" -m pytest notebooks --nbval-lax $(PYTEST_ARGS)
+	@venv=$$(scripts/env.sh); $(ENV) LRKIT_PROFILE=ci "$$venv/bin/python" -m pytest notebooks --nbval-lax $(XDIST) $(PYTEST_ARGS)
 
 bench: env  ## speed benchmarks: ratios measured side by side
 	@venv=$$(scripts/env.sh); $(ENV) "$$venv/bin/python" -m bench

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import bare_venv  # tests/bare_venv.py
 import matplotlib
 import pytest
 
@@ -12,19 +13,29 @@ def workdir(tmp_path):
     return tmp_path / "work"
 
 
-def _bare_kernel_module(session):
-    modules = (getattr(item, "module", None) for item in session.items)  # notebook items have none
-    return next((m for m in modules if m is not None and m.__name__.rpartition(".")[2] == "test_bare_kernel"), None)
+def _worker(config) -> bool:
+    return hasattr(config, "workerinput")  # a pytest-xdist worker (the controller and plain runs have none)
+
+
+def pytest_configure(config):
+    if not _worker(config):
+        bare_venv.prepare()  # before xdist starts its workers: they inherit the folder's name
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids):
+    """The controller: start the bare venv's pip install as soon as a worker has collected its test."""
+    if not node.config.option.collectonly and any(i.startswith(bare_venv.MODULE) for i in ids):
+        bare_venv.start()
 
 
 def pytest_collection_finish(session):
-    """Start the bare-kernel test's pip install now, in the background, when that test will run."""
-    module = _bare_kernel_module(session)
-    if module is not None and not session.config.option.collectonly:
-        module.start_build_early()
+    """A plain run: start the bare venv's pip install now, in the background, when its test will run."""
+    if not _worker(session.config) and not session.config.option.collectonly and any(
+            item.nodeid.startswith(bare_venv.MODULE) for item in session.items):
+        bare_venv.start()
 
 
 def pytest_sessionfinish(session):
-    module = _bare_kernel_module(session)
-    if module is not None:
-        module.stop_early_build()
+    if not _worker(session.config):
+        bare_venv.stop()

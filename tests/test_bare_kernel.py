@@ -4,17 +4,13 @@ the notebooks' first cell installs the kit itself where a hosted notebook servic
 from __future__ import annotations
 
 import os
-import shlex
-import shutil
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
+import bare_venv  # tests/bare_venv.py
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-KERNEL = "lrkit-bare"
+KERNEL = bare_venv.KERNEL
 
 
 def _run(cmd, env=None, timeout=900, check=True, **kwargs) -> subprocess.CompletedProcess:
@@ -24,55 +20,14 @@ def _run(cmd, env=None, timeout=900, check=True, **kwargs) -> subprocess.Complet
     return run
 
 
-_EARLY: dict = {}  # the build started by start_build_early, if it was
-
-
-def _build_command(tmp: Path) -> list[str]:
-    """The checkout copied (pip builds in the source folder: not in this repository), a venv with only
-    the pip install, the venv registered as a kernel: one shell command, so it can run in the background."""
-    src, venv = tmp / "lrkit", tmp / "venv"
-    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".git", "__pycache__", "build", "*.egg-info",
-                                                             ".ipynb_checkpoints"))
-    py = venv / "bin" / "python"
-    # --no-compile: a throwaway venv; byte-compiling all of torch up front was a third of pip's time here
-    steps = [[sys.executable, "-m", "venv", venv],
-             [py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile", f"{src}[lessons]"],
-             [py, "-m", "ipykernel", "install", "--prefix", tmp / "jupyter", "--name", KERNEL]]
-    # at the lowest priority: it runs beside nbval's training, which should not wait for it
-    return ["nice", "-n", "19", "bash", "-c", " && ".join(shlex.join(map(str, step)) for step in steps)]
-
-
-def start_build_early() -> None:
-    """Called by tests/conftest.py when this module's tests are selected: pip (mostly unpacking
-    torch) runs in the background while the other tests run, instead of on its own at the end."""
-    tmp = Path(tempfile.mkdtemp(prefix="lrkit-bare-"))
-    log = open(tmp / "build.log", "w")
-    _EARLY.update(tmp=tmp, log=log, proc=subprocess.Popen(_build_command(tmp), stdout=log, stderr=subprocess.STDOUT))
-
-
-def stop_early_build() -> None:
-    """At the end of the run: a build nobody waited for (the run was cut short) is stopped and removed."""
-    if _EARLY and _EARLY["proc"].poll() is None:
-        _EARLY["proc"].kill()
-        _EARLY["proc"].wait()
-        shutil.rmtree(_EARLY["tmp"], ignore_errors=True)
-
-
 @pytest.fixture(scope="module")
 def bare():
-    """The bare venv and its kernel (built in the background since the start of the run, or now), and
-    an environment for that kernel that knows nothing of this test run's lrkit."""
-    if not _EARLY:
-        start_build_early()
-    tmp, proc = _EARLY["tmp"], _EARLY["proc"]
-    try:
-        code = proc.wait(timeout=1800)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        raise
-    _EARLY["log"].close()
+    """The bare venv and its kernel (built in the background since the start of the run: see
+    tests/bare_venv.py), and an environment for that kernel that knows nothing of this run's lrkit."""
+    code, log = bare_venv.wait()
     if code != 0:
-        pytest.fail(f"building the bare venv exited {code}:\n{(tmp / 'build.log').read_text()[-4000:]}")
+        pytest.fail(f"building the bare venv exited {code}:\n{log}")
+    tmp = bare_venv.folder()
     src, py = tmp / "lrkit", tmp / "venv" / "bin" / "python"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LRKIT_", "PYTHON", "JUPYTER", "VIRTUAL_ENV"))}
     env.update(JUPYTER_PATH=str(tmp / "jupyter" / "share" / "jupyter"), LRKIT_HOME=str(tmp / "home"),
@@ -80,9 +35,8 @@ def bare():
                MPLCONFIGDIR=str(tmp / "mpl"))
     # Bytecode is written (into this throwaway venv and copy): pip installed with --no-compile, and
     # without .pyc files each kernel compiled torch, fastai and pandas again, about 25 s a kernel here.
-    yield {"tmp": tmp, "src": src, "py": py, "env": env}
-    # removing a venv with torch in it takes seconds: done by a process of its own, not waited for
-    subprocess.Popen(["rm", "-rf", str(tmp)], start_new_session=True)
+    # The folder is removed when the run ends (bare_venv.stop).
+    return {"tmp": tmp, "src": src, "py": py, "env": env}
 
 
 def _nbval(bare, *notebooks, **extra_env) -> subprocess.CompletedProcess:

@@ -1,5 +1,5 @@
 """The lessons in a real browser: JupyterLab from the project's environment, driven by Playwright
-in Debian's Chromium. Each notebook is opened from the file browser (one JupyterLab page for all)
+in Debian's Chromium. Each notebook is opened from the file browser (one JupyterLab page per process)
 and run top to bottom on the ci profile; its widget panels must render and react, and no cell may
 show an error. Screenshots go to $LRKIT_ARTIFACTS/browser (default $LRKIT_HOME/artifacts/browser),
 outside the repository.
@@ -25,10 +25,6 @@ pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9]*.ipynb"))
-CHROMIUM = os.environ.get("LRKIT_CHROMIUM", "/usr/bin/chromium")
-# Chromium flags for a closed network, as root, without a screen
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-                 "--disable-background-networking", "--disable-component-update"]
 # what to do with each notebook's panel, and how to tell that it reacted
 ACTIONS = {
     "01_lr_range_test.ipynb": ("checkbox", "show raw loss"),
@@ -49,26 +45,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def artifacts_dir() -> Path:
-    from lrkit.assets import lrkit_home
-
-    folder = Path(os.environ.get("LRKIT_ARTIFACTS") or lrkit_home() / "artifacts") / "browser"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def lab(tmp_path_factory):
     """JupyterLab on 127.0.0.1 with a token, on a copy of the notebooks, with its own settings."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing; run scripts/browser.sh (make test does) or apt-get install chromium")
     tmp = tmp_path_factory.mktemp("lab")
     shutil.copytree(ROOT / "notebooks", tmp / "notebooks")  # the browser may save; never into the repository
     token, port = secrets.token_hex(16), _free_port()
-    # The test session's result cache (conftest.py), read, never the other way round: `make test` runs
-    # nbval first, whose kernels start from an empty cache and compute (and check) every result; here
-    # the same notebooks then load what nbval computed, since what this test checks is that they
-    # render and react in a browser. Run alone (make test-browser), it computes everything itself.
+    # The test session's result cache (conftest.py), read, never the other way round: in `make test`,
+    # each notebook's nbval cells run first, in the same process (conftest.xdist_group), and
+    # their kernel starts from an empty cache and computes (and checks) every result; this test then
+    # loads what nbval computed, since what it checks is that the notebook renders and reacts in a
+    # browser. Run alone (make test-browser), it computes everything itself.
     env = {**os.environ, "LRKIT_PROFILE": "ci", "PYTHONPATH": str(ROOT),
            "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"), "JUPYTER_CONFIG_DIR": str(tmp / "config"),
            "JUPYTERLAB_SETTINGS_DIR": str(tmp / "settings"), "JUPYTERLAB_WORKSPACES_DIR": str(tmp / "workspaces")}
@@ -106,17 +93,12 @@ def lab(tmp_path_factory):
         log.close()
 
 
-@pytest.fixture(scope="module")
-def browser_context():
-    """One Chromium and one browsing context."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        context = b.new_context(viewport={"width": 1400, "height": 1000})
-        yield context
-        context.close()
-        b.close()
+@pytest.fixture(scope="session")
+def browser_context(chromium):
+    """One browsing context for all the notebooks of this test process."""
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    yield context
+    context.close()
 
 
 def _wait_until_run(page, notebook, timeout_s: float) -> None:
@@ -163,10 +145,10 @@ def _act(page, notebook, action) -> None:
         page.keyboard.press("ArrowRight")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def lab_page(lab, browser_context):
-    """One JupyterLab page for all notebooks, each opened from the file browser as a learner would:
-    booting JupyterLab took about 5 s a page."""
+    """One JupyterLab page for all the notebooks of this test process, each opened from the file
+    browser as a learner would: booting JupyterLab took about 5 s a page."""
     base, token = lab
     page = browser_context.new_page()
     page.goto(f"{base}/lab?reset&token={token}", wait_until="domcontentloaded")
@@ -188,8 +170,8 @@ def _close_current_tab(page) -> None:
     page.locator(".jp-NotebookPanel").first.wait_for(state="detached", timeout=10_000)
 
 
-@pytest.mark.parametrize("name", NOTEBOOKS)
-def test_notebook_runs_and_its_panel_reacts_in_jupyterlab(lab, lab_page, name):
+@pytest.mark.parametrize("name", NOTEBOOKS)  # each runs after its notebook's nbval cells: conftest.xdist_group
+def test_notebook_runs_and_its_panel_reacts_in_jupyterlab(lab, lab_page, artifacts, name):
     base, token = lab
     page = lab_page
     notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")  # the tab in front
@@ -218,10 +200,10 @@ def test_notebook_runs_and_its_panel_reacts_in_jupyterlab(lab, lab_page, name):
             while _panel_image(notebook) == before and time.time() < deadline:
                 page.wait_for_timeout(500)
             assert _panel_image(notebook) != before, f"{name}: the plot did not change after {ACTIONS[name]}"
-        page.screenshot(path=str(artifacts_dir() / f"{Path(name).stem}.png"), full_page=False)
+        page.screenshot(path=str(artifacts / f"{Path(name).stem}.png"), full_page=False)
     except Exception:
-        page.screenshot(path=str(artifacts_dir() / f"{Path(name).stem}-failed.png"), full_page=True)
-        (artifacts_dir() / f"{Path(name).stem}-failed.html").write_text(page.content())
+        page.screenshot(path=str(artifacts / f"{Path(name).stem}-failed.png"), full_page=True)
+        (artifacts / f"{Path(name).stem}-failed.html").write_text(page.content())
         raise
     finally:
         _close_current_tab(page)

@@ -5,13 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from .test_jupyterlab import CHROMIUM, CHROMIUM_ARGS, artifacts_dir
-
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_every_notebook_becomes_a_deck_that_opens_offline(tmp_path):
+def test_every_notebook_becomes_a_deck_that_opens_offline(chromium, artifacts, tmp_path):
     out = tmp_path / "slides"
     subprocess.run([str(ROOT / "scripts" / "slides.sh"), str(out)], check=True, env={**os.environ})
     decks = sorted(out.glob("*.slides.html"))
@@ -19,11 +17,8 @@ def test_every_notebook_becomes_a_deck_that_opens_offline(tmp_path):
     html = decks[0].read_text()
     assert "assets/dist/reveal.js" in html and "unpkg.com/reveal.js" not in html
 
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context()
+    context = chromium.new_context()
+    try:
         # offline: any request that leaves the file system fails, as without a network
         context.route("http*://**", lambda route: route.abort())
         page = context.new_page()
@@ -32,5 +27,6 @@ def test_every_notebook_becomes_a_deck_that_opens_offline(tmp_path):
         first.wait_for(state="visible", timeout=30_000)
         assert "Setup check" in first.inner_text()
         page.locator(".reveal.ready").wait_for(timeout=30_000)  # reveal.js initialised the deck
-        page.screenshot(path=str(artifacts_dir() / "slides-00.png"))
-        browser.close()
+        page.screenshot(path=str(artifacts / "slides-00.png"))
+    finally:
+        context.close()

@@ -29,6 +29,15 @@ def pytest_xdist_node_collection_finished(node, ids):
         bare_venv.start()
 
 
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist the bare-kernel tests come first: their worker waits for the pip install,
+    which then gets the core that worker leaves, and the longest test does not come last, when the
+    other worker has run out of work. (A plain run keeps them in place, to let the install run
+    behind the tests before them.)"""
+    if _worker(config):
+        items.sort(key=lambda item: not item.nodeid.startswith(bare_venv.MODULE))  # stable: nothing else moves
+
+
 def pytest_collection_finish(session):
     """A plain run: start the bare venv's pip install now, in the background, when its test will run."""
     if not _worker(session.config) and not session.config.option.collectonly and any(

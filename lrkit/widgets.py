@@ -2,13 +2,14 @@
 stored result; controls that need training act behind a button. Errors show in the panel."""
 from __future__ import annotations
 
+import base64
 import html
 import io
 from contextlib import contextmanager
 from typing import Callable, Iterator, Sequence
 
 import ipywidgets as W
-from IPython.display import Image, clear_output, display
+from IPython.display import display
 from matplotlib.figure import Figure
 
 from .finder import FinderResult, FinderSettings, find_lr, resmooth
@@ -54,13 +55,17 @@ class _Panel:
 
     def _show(self, fig: Figure) -> None:
         """Render ``fig`` to PNG once and show it. (``display(fig)`` renders twice, to crop the
-        margins; the panels lay out their figures themselves, so there is nothing to crop.)"""
+        margins; the panels lay out their figures themselves, so there is nothing to crop.)
+
+        The picture is set as the output area's state, not displayed inside ``with self.out``: from a
+        control's callback that output is routed by the id of the message that triggered it, and
+        when the page was slow to take in that id the picture was dropped, while the status line,
+        set as state, changed (seen in the browser test under load)."""
         self.figure = fig
         png = io.BytesIO()
         fig.savefig(png, format="png")
-        with self.out:
-            clear_output(wait=True)
-            display(Image(png.getvalue()))
+        picture = {"image/png": base64.b64encode(png.getvalue()).decode("ascii"), "text/plain": repr(fig)}
+        self.out.outputs = ({"output_type": "display_data", "data": picture, "metadata": {}},)
 
     def _ipython_display_(self):
         display(self.widget)

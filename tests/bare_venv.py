@@ -47,7 +47,8 @@ def _build_command(tmp: Path) -> list[str]:
     script = " && ".join(shlex.join(map(str, step)) for step in steps)
     # below normal priority, so the tests running meanwhile go first, but not so low that it starves
     # while both test workers keep the cores busy
-    return ["nice", "-n", "10", "bash", "-c", f"( {script} ); echo $? > {shlex.quote(str(tmp / 'exit-code'))}"]
+    code = shlex.quote(str(tmp / "exit-code"))  # written whole or not at all: others poll for it
+    return ["nice", "-n", "10", "bash", "-c", f"( {script} ); echo $? > {code}.part && mv {code}.part {code}"]
 
 
 def start() -> None:
@@ -70,9 +71,7 @@ def wait(timeout_s: float = 1800) -> tuple[int, str]:
             stop()
             raise TimeoutError(f"building the bare venv took more than {timeout_s:.0f} s")
         time.sleep(1)
-    time.sleep(0.2)  # the shell writes the code and exits; let the write land
-    code = (tmp / "exit-code").read_text().strip()
-    return (int(code) if code.isdigit() else -1), (tmp / "build.log").read_text()[-4000:]
+    return int((tmp / "exit-code").read_text()), (tmp / "build.log").read_text()[-4000:]
 
 
 def stop() -> None:

@@ -54,7 +54,18 @@ def spread_of(results: Iterable[FinderResult]) -> SeedSpread:
     return SeedSpread(results, longest.lrs, tuple(med), tuple(lo), tuple(hi))
 
 
-def find_lr_seeds(build: Callable[[int], object], seeds: Iterable[int], **finder_kwargs) -> SeedSpread:
-    """Run :func:`lrkit.finder.find_lr` on ``build(seed)`` for each seed."""
-    return spread_of(find_lr(build(seed), seed=seed, label=f"seed {seed}", **finder_kwargs) for seed in seeds)
+def find_lr_seeds(build: Callable[[int], object], seeds: Iterable[int], *, cache_key: dict | None = None,
+                  cache=None, **finder_kwargs) -> SeedSpread:
+    """Run :func:`lrkit.finder.find_lr` on ``build(seed)`` for each seed.
+
+    With ``cache_key`` (JSON-able settings naming every input of the runs), each seed's run is stored
+    in the result cache under ``{**cache_key, "seed": seed}`` and loaded from it next time."""
+    from .cache import cached_result
+
+    def run(seed: int) -> FinderResult:
+        return find_lr(build(seed), seed=seed, label=f"seed {seed}", **finder_kwargs)
+
+    return spread_of(run(seed) if cache_key is None else
+                     cached_result(FinderResult, {**cache_key, "seed": seed}, lambda: run(seed), cache)
+                     for seed in seeds)
 

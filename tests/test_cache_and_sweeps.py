@@ -91,6 +91,25 @@ def test_sweep_caches_every_cell_and_loads_them_back(tmp_path, build):
     assert first.cells[(8, 0)].losses != first.cells[(32, 0)].losses
 
 
+def test_seed_runs_are_cached_under_the_key_and_loaded_back(tmp_path):
+    from lrkit.experiments import build_learner
+    from lrkit.multiseed import find_lr_seeds
+
+    session, built = setup("ci", seed=0, style=False), []
+
+    def build_seed(seed):
+        built.append(seed)
+        return build_learner(session, dataset="digits", model="tiny_cnn", bs=32, seed=seed)
+
+    cache, key = ResultCache(tmp_path), {"experiment": "seeds", "num_it": 20}
+    first = find_lr_seeds(build_seed, [0, 1], num_it=20, cache_key=key, cache=cache)
+    assert built == [0, 1] and [r.label for r in first.results] == ["seed 0", "seed 1"]
+    again = find_lr_seeds(build_seed, [0, 1], num_it=20, cache_key=key, cache=cache)
+    assert built == [0, 1] and again == first  # loaded, nothing built
+    find_lr_seeds(build_seed, [2], num_it=20, cache_key=key, cache=cache)
+    assert built == [0, 1, 2]  # a seed the cache lacks is run
+
+
 def test_interrupted_sweep_resumes_with_the_missing_cells_only(tmp_path, build):
     cache, calls = ResultCache(tmp_path), []
 

@@ -21,8 +21,8 @@ SETTINGS = dict(start_lr=1e-5, end_lr=1.0, num_it=NUM_IT, stop_div=False)
 def _learner(workdir, seed=0):
     from fastai.torch_core import set_seed
 
-    from lrkit.data import dataloaders
-    from lrkit.models import make_learner, small_cnn
+    from lrkit.core.data import dataloaders
+    from lrkit.core.models import make_learner, small_cnn
 
     set_seed(seed)
     dls = dataloaders("fashion_mnist", bs=64, n_train=6400, n_valid=256, seed=seed)
@@ -31,7 +31,7 @@ def _learner(workdir, seed=0):
 
 def bare_torch(learn, torch_opt):
     """The steps of a range test with nothing else: set LR, forward, backward, step, read the loss."""
-    from lrkit.finder import exp_schedule
+    from lrkit.methods.range_test import exp_schedule
 
     model, loss_func = learn.model, learn.loss_func
     schedule = exp_schedule(SETTINGS["start_lr"], SETTINGS["end_lr"], NUM_IT)
@@ -53,7 +53,7 @@ def bare_torch(learn, torch_opt):
 
 
 def variants(workdir):
-    from lrkit.finder import find_lr, find_lr_torch
+    from lrkit.methods.range_test import find_lr, find_lr_torch
 
     def torch_opt(learn):
         return torch.optim.SGD(learn.model.parameters(), lr=1e-3, momentum=0.9)

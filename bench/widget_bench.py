@@ -36,7 +36,9 @@ def main(rounds: int = 20) -> float:
     warnings.filterwarnings("ignore")
     from matplotlib.figure import Figure
 
-    from lrkit.widgets import QuadraticPanel, SchedulePanel
+    from lrkit.show.quadratic_panel import QuadraticPanel
+
+    from lrkit.show.training_panels import SchedulePanel
 
     with contextlib.redirect_stdout(io.StringIO()):  # their first draw, displayed
         panel = SchedulePanel(n_epoch=5, n_iter_per_epoch=100, lr_max=1e-2)

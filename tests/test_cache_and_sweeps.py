@@ -6,11 +6,12 @@ import torch
 from torch import nn
 
 from lrkit import setup
-from lrkit.cache import CorruptCacheWarning, ResultCache, settings_key
+from lrkit.core.cache import CorruptCacheWarning, ResultCache, settings_key
 from lrkit.cli import main as cli
-from lrkit.experiments import sweep_builder
-from lrkit.finder import FinderSettings
-from lrkit.sweeps import SweepSpec, curve_noise, divergence_lr, run_sweep
+from lrkit.runs.learners import sweep_builder
+from lrkit.methods.range_test import FinderSettings
+from lrkit.methods.curve_stats import curve_noise, divergence_lr
+from lrkit.runs.sweeps import SweepSpec, run_sweep
 
 
 def test_cache_round_trip_and_key_order(tmp_path):
@@ -34,8 +35,8 @@ def test_corrupt_file_is_reported_and_treated_as_missing(tmp_path):
 
 
 def test_a_stored_result_of_an_older_shape_is_reported_and_recomputed(tmp_path):
-    from lrkit.cache import cached_result
-    from lrkit.training import FitResult
+    from lrkit.core.cache import cached_result
+    from lrkit.runs.training import FitResult
 
     cache, settings = ResultCache(tmp_path), {"experiment": "shape"}
     cache.put("FitResult", settings, {"label": "old", "lr": 0.1, "final": 0.9})  # another version's fields
@@ -47,7 +48,7 @@ def test_a_stored_result_of_an_older_shape_is_reported_and_recomputed(tmp_path):
 
 
 def test_a_cache_folder_that_cannot_be_used_is_reported_and_the_result_still_computed(tmp_path):
-    from lrkit.cache import cached_json
+    from lrkit.core.cache import cached_json
 
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("a file where the cache folder should be")
@@ -92,8 +93,8 @@ def test_sweep_caches_every_cell_and_loads_them_back(tmp_path, build):
 
 
 def test_seed_runs_are_cached_under_the_key_and_loaded_back(tmp_path):
-    from lrkit.experiments import build_learner
-    from lrkit.multiseed import find_lr_seeds
+    from lrkit.runs.learners import build_learner
+    from lrkit.runs.seeds import find_lr_seeds
 
     session, built = setup("ci", seed=0, style=False), []
 
@@ -168,7 +169,7 @@ def test_other_errors_are_not_swallowed(tmp_path, build):
 
 
 def test_curve_statistics():
-    from lrkit.finder import FinderResult
+    from lrkit.methods.range_test import FinderResult
 
     def curve(losses, raw):
         return FinderResult(lrs=tuple(10.0 ** -k for k in range(len(losses), 0, -1)), losses=losses, raw_losses=raw,
@@ -196,8 +197,8 @@ def test_cli_sweep_runs_headless_and_reuses_the_cache(tmp_path, capsys):
 
 
 def test_cached_fit_results_are_computed_once(tmp_path, monkeypatch, build):
-    from lrkit.compare import run_conditions
-    from lrkit.training import FitResult, fit_and_record
+    from lrkit.runs.compare import run_conditions
+    from lrkit.runs.training import FitResult, fit_and_record
 
     monkeypatch.setenv("LRKIT_CACHE", str(tmp_path))
     calls = []
@@ -215,7 +216,7 @@ def test_cached_fit_results_are_computed_once(tmp_path, monkeypatch, build):
 
 
 def test_cached_json_computes_once(tmp_path):
-    from lrkit.cache import cached_json
+    from lrkit.core.cache import cached_json
 
     cache, calls = ResultCache(tmp_path), []
 

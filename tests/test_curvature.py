@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from lrkit.curvature import (full_batch_gd, gd_on_quadratic, regime, sharpness_tracker, stability_threshold,
+from lrkit.methods.curvature import (full_batch_gd, gd_on_quadratic, regime, SharpnessTracker, stability_threshold,
                              top_hessian_eigenvalue)
 
 
@@ -67,7 +67,7 @@ def test_sharpness_equals_the_exact_hessian_of_linear_regression():
 
 
 def test_edge_of_stability_run_records_sharpness_and_loss():
-    from lrkit.data import load_arrays
+    from lrkit.core.data import load_arrays
 
     d = load_arrays("digits", n_train=200, n_valid=10)
     x = torch.as_tensor(d.x_train, dtype=torch.float32).div(255).flatten(1)
@@ -85,16 +85,16 @@ def test_edge_of_stability_run_records_sharpness_and_loss():
 def test_sharpness_tracker_runs_inside_the_range_test(workdir):
     from fastai.torch_core import set_seed
 
-    from lrkit.data import dataloaders
-    from lrkit.finder import find_lr
-    from lrkit.models import make_learner, tiny_cnn
+    from lrkit.core.data import dataloaders
+    from lrkit.methods.range_test import find_lr
+    from lrkit.core.models import make_learner, tiny_cnn
 
     set_seed(0)
     dls = dataloaders("digits", bs=32, n_train=320, n_valid=32, device="cpu")
     learn = make_learner(dls, tiny_cnn(10), opt="plain_sgd", workdir=workdir)
     ds = dls.train.dataset
     before = copy.deepcopy(learn.model.state_dict())
-    cb = sharpness_tracker(ds.x[:128], ds.y[:128], nn.functional.cross_entropy, every=10)
+    cb = SharpnessTracker(ds.x[:128], ds.y[:128], nn.functional.cross_entropy, every=10)
     learn.add_cb(cb)
     result = find_lr(learn, num_it=30, end_lr=1.0, progress=False)
     assert len(cb.sharpness) == 3 and cb.lrs == pytest.approx([result.lrs[0], result.lrs[10], result.lrs[20]])
@@ -103,7 +103,7 @@ def test_sharpness_tracker_runs_inside_the_range_test(workdir):
 
 
 def test_quadratic_panel_redraws_and_reports_the_regime():
-    from lrkit.widgets import QuadraticPanel
+    from lrkit.show.quadratic_panel import QuadraticPanel
 
     panel = QuadraticPanel(lambda_max=10.0, lr=0.05)
     assert "converges smoothly" in panel.status.value
@@ -118,8 +118,8 @@ def test_quadratic_panel_moves_its_lines_to_exactly_what_a_fresh_draw_shows():
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from lrkit.plots import plot_quadratic_loss, plot_quadratic_path
-    from lrkit.widgets import QuadraticPanel
+    from lrkit.show.curvature_plots import plot_quadratic_loss, plot_quadratic_path
+    from lrkit.show.quadratic_panel import QuadraticPanel
 
     panel = QuadraticPanel(lambda_max=10.0, condition=5.0, lr=0.05)
     first = panel.figure

@@ -2,7 +2,6 @@
 import pytest
 import torch
 from fastai.callback.schedule import fit_one_cycle  # noqa: F401  (Learner.fine_tune, fit_one_cycle)
-from fastai.callback.core import Callback
 from fastai.learner import Learner
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
@@ -10,9 +9,9 @@ from fastai.optimizer import Adam
 from fastai.torch_core import set_seed
 from torch import nn
 
-from lrkit.data import dataloaders
-from lrkit.discriminative import GroupLRRecorder, fine_tune_phases, group_lrs, group_states
-from lrkit.schedules import one_cycle, sample
+from lrkit.core.data import dataloaders
+from lrkit.methods.discriminative import GroupLRRecorder, group_lrs, group_states
+from lrkit.methods.schedules import one_cycle, sample
 
 
 def three_groups(workdir):
@@ -54,32 +53,6 @@ def test_one_cycle_with_a_slice_puts_each_group_on_its_own_cycle(workdir):
         assert recorded == pytest.approx(sample(one_cycle(lr_max)[0], n), rel=1e-9)
 
 
-def test_fine_tune_phases_equal_what_fastai_does(workdir):
-    learn = three_groups(workdir)
-    rec = GroupLRRecorder()
-    states = []
-
-    class Watch(Callback):  # freeze state at the start of each phase
-        def before_fit(self):
-            states.append([s.trainable for s in group_states(self.learn)])
-
-    with learn.no_logging(), learn.no_bar():
-        learn.fine_tune(2, base_lr=4e-3, freeze_epochs=1, cbs=[rec, Watch()])
-    n_iter = len(learn.dls.train)
-    phases = fine_tune_phases(2, 3, base_lr=4e-3, freeze_epochs=1)
-    assert [list(p.trainable) for p in phases] == states == [[False, False, True], [True, True, True]]
-    expected = [[] for _ in range(3)]
-    for phase in phases:
-        for g, peak in enumerate(phase.peak_lrs):
-            lr, _ = one_cycle(peak, div=phase.div, pct_start=phase.pct_start)
-            expected[g] += sample(lr, phase.epochs * n_iter)
-    # fine_tune's recorder restarts per fit; ours keeps the second phase only, so compare per phase
-    second = rec.per_group()
-    for g in range(3):
-        assert second[g] == pytest.approx(expected[g][n_iter:], rel=1e-9)
-    assert phases[1].peak_lrs == pytest.approx((2e-5, 2e-4, 2e-3))
-
-
 def test_group_states_report_freezing(workdir):
     learn = three_groups(workdir)
     learn.freeze()
@@ -99,7 +72,7 @@ def test_bad_specs(bad):
 
 
 def test_pretrained_weights_load_offline_and_split_into_three_groups():
-    from lrkit.pretrained import efficientnet_lite0, efficientnet_splitter
+    from lrkit.core.pretrained import efficientnet_lite0, efficientnet_splitter
 
     model = efficientnet_lite0(2, pretrained=True, size=32)
     groups = efficientnet_splitter(model)
@@ -114,8 +87,8 @@ def test_pretrained_weights_load_offline_and_split_into_three_groups():
 def test_discriminative_panel_redraws_live_and_trains_with_the_slice(workdir):
     from matplotlib.figure import Figure
 
-    from lrkit.training import fit_and_record
-    from lrkit.widgets import DiscriminativePanel
+    from lrkit.runs.training import fit_and_record
+    from lrkit.show.training_panels import DiscriminativePanel
 
     specs = []
 
@@ -142,7 +115,7 @@ def test_online_resnet34_path_on_a_local_pets_folder(tmp_path):
     from PIL import Image
 
     from lrkit import setup
-    from lrkit.experiments import pets_resnet34_learner
+    from lrkit.runs.learners import pets_resnet34_learner
 
     rng = np.random.default_rng(0)
     (tmp_path / "images").mkdir()
@@ -158,7 +131,7 @@ def test_online_resnet34_path_on_a_local_pets_folder(tmp_path):
 def test_fit_result_keeps_every_groups_lr_and_survives_json(workdir):
     import json
 
-    from lrkit.training import FitResult, fit_and_record
+    from lrkit.runs.training import FitResult, fit_and_record
 
     result = fit_and_record(three_groups(workdir), 1, slice(1e-5, 1e-3), method="one_cycle", progress=False)
     n = len(result.lrs)

@@ -37,5 +37,5 @@ def test_conda_python_matches_the_running_python():
 
 
 def test_assets_are_hash_pinned():
-    lines = [l for l in (ROOT / "lrkit" / "requirements-assets.txt").read_text().splitlines() if l and not l.startswith("#")]
+    lines = [l for l in (ROOT / "lrkit" / "core" / "requirements-assets.txt").read_text().splitlines() if l and not l.startswith("#")]
     assert lines and all(re.search(r"==\S+ --hash=sha256:[0-9a-f]{64}$", l) for l in lines)

@@ -7,9 +7,9 @@ import torch
 from fastai.callback.schedule import minimum, slide, steep, valley
 from fastai.torch_core import set_seed
 
-from lrkit.data import dataloaders
-from lrkit.finder import FinderResult, FinderSettings, exp_schedule, find_lr, find_lr_torch
-from lrkit.models import make_learner, small_cnn, tiny_cnn
+from lrkit.core.data import dataloaders
+from lrkit.methods.range_test import FinderResult, FinderSettings, exp_schedule, find_lr, find_lr_torch
+from lrkit.core.models import make_learner, small_cnn, tiny_cnn
 
 
 def build(workdir, opt="sgd", seed=0, bs=32, model=small_cnn):
@@ -311,7 +311,7 @@ def test_too_few_iterations_is_not_called_divergence(workdir):
 
 
 def test_valley_without_a_falling_stretch_says_so():
-    from lrkit.finder import result_from_curve
+    from lrkit.methods.range_test import result_from_curve
 
     lrs = exp_schedule(1e-3, 10.0, 40)
     rising = [1.0 + 0.01 * i for i in range(40)]

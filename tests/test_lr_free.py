@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from lrkit import setup
-from lrkit.conditions import train_condition, wsd_branches
-from lrkit.experiments import build_learner
-from lrkit.lr_free import OPTIMIZERS, ScheduleFreeModes, effective_lr, optimizer_func, schedule_free_eval_gap
-from lrkit.schedules import wsd
-from lrkit.training import fit_and_record
+from lrkit.runs.conditions import train_condition, wsd_branches
+from lrkit.runs.learners import build_learner
+from lrkit.methods.lr_free import OPTIMIZERS, ScheduleFreeModes, effective_lr, optimizer_func, schedule_free_eval_gap
+from lrkit.methods.schedules import wsd
+from lrkit.runs.training import fit_and_record
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from lrkit.noise_scale import (estimate_noise_scale, fit_noise_scale_lr, fit_power_law, noise_scale_from_norms,
+from lrkit.methods.noise_scale import (estimate_noise_scale, fit_noise_scale_lr, fit_power_law, noise_scale_from_norms,
                                noise_scale_lr)
 
 
@@ -66,7 +66,7 @@ def test_power_law_and_noise_scale_fits():
 
 
 def test_noise_scale_curve_fit_recovers_both_parameters():
-    from lrkit.noise_scale import fit_noise_scale_curve
+    from lrkit.methods.noise_scale import fit_noise_scale_curve
 
     b = np.array([4, 8, 16, 32, 64, 128])
     lr_max, b_noise = fit_noise_scale_curve(b, noise_scale_lr(b, 0.8, 24.0))

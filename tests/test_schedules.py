@@ -3,9 +3,9 @@ import pytest
 import torch
 from fastai.torch_core import set_seed
 
-from lrkit.data import dataloaders
-from lrkit.models import make_learner, tiny_cnn
-from lrkit.schedules import combine, constant, flat_cos, one_cycle, one_cycle_shape, sample, sched_cos, sgdr, triangular
+from lrkit.core.data import dataloaders
+from lrkit.core.models import make_learner, tiny_cnn
+from lrkit.methods.schedules import combine, constant, flat_cos, one_cycle, one_cycle_shape, sample, sched_cos, triangular
 
 N_EPOCH = 2
 
@@ -44,13 +44,6 @@ def test_momentum_moves_opposite_to_the_lr():
 def test_flat_cos_equals_fastai_recorder(learn):
     hps, n = _fit(learn, "fit_flat_cos", N_EPOCH, 1e-2, pct_start=0.5)
     assert sample(flat_cos(1e-2, pct_start=0.5), N_EPOCH * n) == pytest.approx(hps["lr"], rel=1e-9)
-
-
-def test_sgdr_equals_fastai_recorder(learn):
-    sched, n_epoch = sgdr(1e-2, n_cycles=2, cycle_len=1, cycle_mult=2)
-    assert n_epoch == 3
-    hps, n = _fit(learn, "fit_sgdr", 2, 1, 1e-2)
-    assert sample(sched, n_epoch * n) == pytest.approx(hps["lr"], rel=1e-9, abs=1e-15)
 
 
 def _torch_positions(total_steps, pct_start):

@@ -4,7 +4,7 @@ import pytest
 import torch
 from fastai.callback import schedule as fastai_schedule
 
-from lrkit.suggestions import CurveTooShortError, minimum, slide, steep, suggest, usable_curve, valley
+from lrkit.methods.suggestions import CurveTooShortError, minimum, slide, steep, suggest, usable_curve, valley
 
 LRS = np.logspace(-5, 0, 6)  # 1e-5 ... 1
 
@@ -51,7 +51,7 @@ def test_same_answers_as_fastai_on_noisy_curves(name):
         lrs = np.logspace(-7, 1, n)
         x = np.linspace(0, 1, n)
         losses = 2.3 - 1.5 * np.exp(-((x - 0.6) / 0.2) ** 2) + 3 * np.maximum(x - 0.8, 0) + rng.normal(0, 0.05, n)
-        ours = getattr(__import__("lrkit.suggestions", fromlist=[name]), name)(lrs, losses, n)
+        ours = getattr(__import__("lrkit.methods.suggestions", fromlist=[name]), name)(lrs, losses, n)
         theirs, _ = getattr(fastai_schedule, name)(torch.tensor(lrs), torch.tensor(losses, dtype=torch.float32), n)
         assert ours.lr == pytest.approx(theirs, rel=1e-6), (trial, n)
 

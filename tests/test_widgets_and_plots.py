@@ -4,12 +4,14 @@ import pytest
 from matplotlib.figure import Figure
 
 from lrkit import setup
-from lrkit.experiments import build_learner
-from lrkit.finder import find_lr
-from lrkit.multiseed import spread_of
-from lrkit.plots import plot_fit_histories, plot_lr_find, plot_lr_schedule, plot_seed_spread
-from lrkit.training import fit_and_record
-from lrkit.widgets import FinderPanel, LRTrialPanel
+from lrkit.runs.learners import build_learner
+from lrkit.methods.range_test import find_lr
+from lrkit.runs.seeds import spread_of
+from lrkit.show.training_plots import plot_fit_histories
+from lrkit.show.range_test_plots import plot_lr_find, plot_lr_schedule, plot_seed_spread
+from lrkit.runs.training import fit_and_record
+from lrkit.show.finder_panel import FinderPanel
+from lrkit.show.training_panels import LRTrialPanel
 
 
 @pytest.fixture(scope="module")
@@ -115,8 +117,8 @@ def test_lr_trial_panel_shows_training_errors(build):
 
 
 def test_schedule_panel_reshapes_live_and_trains_on_demand(build):
-    from lrkit.schedules import one_cycle_shape
-    from lrkit.widgets import SchedulePanel
+    from lrkit.methods.schedules import one_cycle_shape
+    from lrkit.show.training_panels import SchedulePanel
 
     trained = []
 
@@ -145,7 +147,7 @@ def test_schedule_panel_reshapes_live_and_trains_on_demand(build):
 def test_lr_per_epoch_plot_marks_the_drop(build):
     from fastai.callback.tracker import ReduceLROnPlateau
 
-    from lrkit.plots import plot_lr_per_epoch
+    from lrkit.show.training_plots import plot_lr_per_epoch
 
     r = fit_and_record(build(32, "adam", 0), 3, 1e-2, progress=False,
                        cbs=[ReduceLROnPlateau(patience=0, min_delta=10.0)])  # only epoch 1 counts as better
@@ -155,7 +157,7 @@ def test_lr_per_epoch_plot_marks_the_drop(build):
 
 
 def test_medians_over_seeds(build):
-    from lrkit.compare import median_history, run_conditions, summary_rows
+    from lrkit.runs.compare import median_history, run_conditions, summary_rows
 
     def train(seed, label, lr):
         return fit_and_record(build(32, "adam", seed), 2, lr, progress=False, label=label)
@@ -169,11 +171,11 @@ def test_medians_over_seeds(build):
 
 
 def test_batch_size_panel_draws_from_the_cache_and_computes_only_what_is_missing(tmp_path, session):
-    from lrkit.cache import ResultCache
-    from lrkit.experiments import sweep_builder
-    from lrkit.finder import FinderSettings
-    from lrkit.sweeps import SweepSpec, run_sweep
-    from lrkit.widgets import BatchSizePanel
+    from lrkit.core.cache import ResultCache
+    from lrkit.runs.learners import sweep_builder
+    from lrkit.methods.range_test import FinderSettings
+    from lrkit.runs.sweeps import SweepSpec, run_sweep
+    from lrkit.show.batch_panel import BatchSizePanel
 
     spec = SweepSpec(dataset="digits", model="tiny_cnn", opt="sgd", n_train=200, pretrain_epochs=0,
                      finder=FinderSettings(num_it=20))
@@ -198,7 +200,7 @@ def test_batch_size_panel_draws_from_the_cache_and_computes_only_what_is_missing
 
 
 def test_lr_vs_batch_plot_fits_both_rules():
-    from lrkit.plots import plot_lr_vs_batch
+    from lrkit.show.batch_plots import plot_lr_vs_batch
 
     per_seed = {4: [0.004, 0.004], 8: [0.007, 0.009], 16: [0.016], 32: [0.03, 0.034]}  # medians 1e-3 x B
     ax = plot_lr_vs_batch(per_seed, ax=Figure().add_subplot(), b_noise=300)
@@ -219,10 +221,10 @@ def test_finder_panel_picture_controls_also_act_on_several_seeds(build, results)
 
 
 def test_conditions_panel_reads_the_cache_and_trains_only_what_is_missing(tmp_path, session):
-    from lrkit.cache import ResultCache
-    from lrkit.compare import run_conditions
-    from lrkit.conditions import train_condition
-    from lrkit.widgets import ConditionsPanel
+    from lrkit.core.cache import ResultCache
+    from lrkit.runs.compare import run_conditions
+    from lrkit.runs.conditions import train_condition
+    from lrkit.show.conditions_panel import ConditionsPanel
 
     conditions = {"Adam, cosine": {"optimizer": "adam", "schedule": "cosine"},
                   "Prodigy, constant": {"optimizer": "prodigy", "schedule": "constant"}}
@@ -274,7 +276,7 @@ def test_panel_buttons_are_disabled_while_training_and_enabled_after_an_error(bu
 def test_plateau_panel_trains_with_its_settings_and_draws_beside_the_stored_runs(build):
     from fastai.callback.tracker import ReduceLROnPlateau
 
-    from lrkit.widgets import PlateauPanel
+    from lrkit.show.training_panels import PlateauPanel
 
     asked = []
 

@@ -30,7 +30,7 @@ def chromium():
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
     """$LRKIT_ARTIFACTS/browser (default $LRKIT_HOME/artifacts/browser)."""
-    from lrkit.assets import lrkit_home
+    from lrkit.core.assets import lrkit_home
 
     folder = Path(os.environ.get("LRKIT_ARTIFACTS") or lrkit_home() / "artifacts") / "browser"
     folder.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,7 @@ from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
-from .training import FitResult
+from lrkit.runs.training import FitResult
 
 __all__ = ["run_conditions", "cached_conditions", "median_history", "summary_rows"]
 
@@ -17,7 +17,7 @@ def run_conditions(train: Callable[..., FitResult], conditions: Mapping[str, dic
 
     With ``cache_key`` (JSON-able settings naming the experiment), each run is stored in the
     result cache and loaded from it next time: a presenter's second run is instant."""
-    from .cache import cached_result
+    from lrkit.core.cache import cached_result
 
     from fastprogress.fastprogress import progress_bar
 
@@ -39,7 +39,7 @@ def cached_conditions(conditions: Mapping[str, dict], seeds: Iterable[int], cach
                       cache=None) -> tuple[dict[str, list[FitResult]], list[tuple[str, int]]]:
     """What :func:`run_conditions` with this ``cache_key`` has stored, without training: the runs
     found per condition, and the (condition, seed) pairs still missing."""
-    from .cache import load_result
+    from lrkit.core.cache import load_result
 
     found: dict[str, list[FitResult]] = {label: [] for label in conditions}
     missing = []

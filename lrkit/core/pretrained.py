@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .assets import DatasetMissingError, efficientnet_lite0_weights, install_assets
+from lrkit.core.assets import DatasetMissingError, efficientnet_lite0_weights, install_assets
 
 __all__ = ["ToImageNetInput", "efficientnet_lite0", "efficientnet_splitter", "GROUP_NAMES"]
 

@@ -31,7 +31,7 @@ class CorruptCacheWarning(UserWarning):
 
 def cache_home() -> Path:
     """``$LRKIT_CACHE``, else ``$LRKIT_HOME/results`` (``~/.cache/lrkit/results``)."""
-    from .assets import lrkit_home
+    from lrkit.core.assets import lrkit_home
 
     return Path(os.environ.get("LRKIT_CACHE") or lrkit_home() / "results")
 

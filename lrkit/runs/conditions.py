@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import replace
+from functools import partial
 from typing import Iterator, Literal, Sequence
 
 import torch
 
-from .finder import preserved_state
-from .lr_free import LR_FREE, OPTIMIZERS, ScheduleFreeModes, optimizer_func
-from .schedules import sched_cos, wsd
-from .training import FitResult, IterationLR, fit_and_record, join_runs
+from lrkit.methods.learner_state import preserved_state
+from lrkit.methods.lr_free import LR_FREE, OPTIMIZERS, ScheduleFreeModes, optimizer_func
+from lrkit.methods.schedules import sched_cos, wsd
+from lrkit.runs.training import FitResult, IterationLR, fit_and_record, join_runs
 
 __all__ = ["ScheduleName", "SCHEDULES", "train_condition", "wsd_branches"]
 
@@ -19,6 +20,7 @@ ScheduleName = Literal["one_cycle", "cosine", "constant", "wsd"]
 SCHEDULES: tuple[str, ...] = ("one_cycle", "cosine", "constant", "wsd")
 WARMUP_FRACTION = 0.05  # of all iterations, for WSD and schedule-free AdamW
 DECAY_FRACTION = 0.2  # WSD's decay: Hägele et al. find 20% of the run enough
+WARMS_UP = ("one_cycle", "wsd")  # schedules that start with a warm-up
 
 
 def train_condition(learn, optimizer: str, schedule: str, epochs: int, lr_max: float | None = None, *,
@@ -46,20 +48,40 @@ def train_condition(learn, optimizer: str, schedule: str, epochs: int, lr_max: f
         raise ValueError(f"Expected a positive whole number of epochs, got {epochs!r}")
     n = epochs * len(learn.dls.train)
     warmup = max(1, round(WARMUP_FRACTION * n))
-    learn.opt_func = optimizer_func(optimizer, warmup_steps=warmup)
-    learn.opt = None  # built at the first fit from opt_func
+    _like_for_like(learn, optimizer_func(optimizer, warmup_steps=warmup, schedule_warmup=schedule in WARMS_UP))
     label = label or f"{optimizer}, {schedule}"
     cbs = [ScheduleFreeModes()] if optimizer == "schedulefree_adamw" else []
     if schedule == "one_cycle":
-        return fit_and_record(learn, epochs, lr, method="one_cycle", label=label, progress=progress, cbs=cbs)
-    if schedule == "cosine":
-        cosine = sched_cos(lr, lr / 1e5)
-        cbs.append(IterationLR(lambda i: cosine(i / n)))
-    elif schedule == "wsd":
-        decay = max(1, round(DECAY_FRACTION * n))
-        cbs.append(IterationLR(wsd(lr, warmup, n - decay, decay)))
-    result = fit_and_record(learn, epochs, lr, method="fit", label=label, progress=progress, cbs=cbs)
-    return replace(result, method=schedule)  # fit under a schedule of our own: name it
+        fit = partial(fit_and_record, learn, epochs, lr, method="one_cycle")
+    else:
+        if schedule == "cosine":
+            cosine = sched_cos(lr, lr / 1e5)
+            cbs.append(IterationLR(lambda i: cosine(i / n)))
+        elif schedule == "wsd":
+            decay = max(1, round(DECAY_FRACTION * n))
+            cbs.append(IterationLR(wsd(lr, warmup, n - decay, decay)))
+        fit = partial(fit_and_record, learn, epochs, lr, method="fit")
+    with _averaged_on_exit(learn, optimizer):
+        result = fit(label=label, progress=progress, cbs=cbs)
+    return result if schedule == "one_cycle" else replace(result, method=schedule)  # our own schedule: name it
+
+
+def _like_for_like(learn, opt_func) -> None:
+    """The learner set to build ``opt_func`` at its next fit, with weight decay on every parameter as
+    the wrapped PyTorch optimizers apply it (fastai skips batch norm and biases by default)."""
+    learn.opt_func, learn.opt, learn.wd_bn_bias = opt_func, None, True
+
+
+@contextmanager
+def _averaged_on_exit(learn, optimizer: str) -> Iterator[None]:
+    """A schedule-free learner left at its averaged weights (optimizer in ``eval()`` mode) however the
+    fit ends: fastai runs no callback after an interrupt or an error, so ScheduleFreeModes cannot."""
+    try:
+        yield
+    finally:
+        opt = getattr(learn.opt, "opt", None)
+        if optimizer == "schedulefree_adamw" and opt is not None:
+            opt.eval()
 
 
 @contextmanager
@@ -93,7 +115,11 @@ exactly as if the branch had not happened.
         raise ValueError(f"Expected an optimizer that follows a schedule (adam), got {optimizer!r}")
     per_epoch = len(learn.dls.train)
     warmup = max(1, round(WARMUP_FRACTION * epochs * per_epoch))
-    learn.opt_func, learn.opt = optimizer_func(optimizer), None
+    if starts[0] * per_epoch < warmup:
+        raise ValueError(f"Expected every decay to start after the warm-up ({warmup} iterations, "
+                         f"{warmup / per_epoch:.2f} epochs), got a decay after epoch {starts[0]}; start it later "
+                         "or train for more epochs")
+    _like_for_like(learn, optimizer_func(optimizer))
     trunk_lr = IterationLR(wsd(lr_max, warmup, 10 ** 12, 1))  # warm-up, then flat: the decay never comes
     trunk, done, branches = [], 0, []
     for start in starts:

@@ -22,13 +22,15 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Iterable, Iterator, Literal, Sequence
 
 import torch
+from fastai.callback.core import Callback, CancelFitException, CancelValidException
 from torch import nn
 
-from .cache import check_fields
-from .suggestions import CurveTooShortError, Method, suggest, valley_at_edge
+from lrkit.core.cache import check_fields
+from lrkit.methods.learner_state import preserved_state
+from lrkit.methods.suggestions import CurveTooShortError, Method, suggest, valley_at_edge
 
-__all__ = ["FinderSettings", "FinderResult", "StopReason", "exp_schedule", "find_lr", "find_lr_torch",
-           "preserved_state", "result_from_curve", "resmooth", "smooth"]
+__all__ = ["FinderSettings", "FinderResult", "RangeTest", "fastai_lr_find", "StopReason", "exp_schedule", "find_lr", "find_lr_torch",
+           "result_from_curve", "resmooth", "smooth"]
 
 StopReason = Literal["num_it", "diverged", "nan"]
 ALL_METHODS: tuple[Method, ...] = ("valley", "slide", "minimum", "steep")
@@ -152,54 +154,6 @@ def resmooth(result: FinderResult, beta: float) -> FinderResult:
                              seed=result.seed, label=result.label)
 
 
-def _to_host(tree):
-    """A copy of a (nested) state with every tensor detached and cloned into host memory."""
-    if isinstance(tree, torch.Tensor):
-        return tree.detach().to("cpu", copy=True)
-    if isinstance(tree, dict):
-        return {k: _to_host(v) for k, v in tree.items()}
-    if isinstance(tree, (list, tuple)):
-        return type(tree)(_to_host(v) for v in tree)
-    return copy.deepcopy(tree)
-
-
-def _to_device(tree, device: torch.device):
-    if isinstance(tree, torch.Tensor):
-        return tree.to(device)
-    if isinstance(tree, dict):
-        return {k: _to_device(v, device) for k, v in tree.items()}
-    if isinstance(tree, (list, tuple)):
-        return type(tree)(_to_device(v, device) for v in tree)
-    return tree
-
-
-def _load_optimizer_state(optimizer, state: dict) -> None:
-    optimizer.load_state_dict(state)
-    if not isinstance(optimizer, torch.optim.Optimizer):
-        # fastai's Optimizer keeps the loaded tensors where they are (torch's moves them itself):
-        # put each parameter's state back on that parameter's device
-        optimizer.state = {p: _to_device(s, p.device) for p, s in optimizer.state.items()}
-
-
-@contextmanager
-def preserved_state(model: nn.Module, optimizer) -> Iterator[None]:
-    """Snapshot weights, buffers, gradients, train/eval mode and optimizer state in host memory
-    (no second copy on the GPU, no files), and restore them on exit, whatever happened inside."""
-    model_state = _to_host(model.state_dict())
-    opt_state = _to_host(optimizer.state_dict())
-    grads = [None if p.grad is None else _to_host(p.grad) for p in model.parameters()]
-    modes = [m.training for m in model.modules()]
-    try:
-        yield
-    finally:
-        model.load_state_dict(model_state)
-        _load_optimizer_state(optimizer, opt_state)
-        for p, g in zip(model.parameters(), grads):
-            p.grad = None if g is None else g.to(device=p.device, dtype=p.dtype)
-        for m, mode in zip(model.modules(), modes):
-            m.training = mode
-
-
 class _Curve:
     """Records the range test point by point and says when to stop (fastai's rules, plus NaN)."""
 
@@ -254,28 +208,27 @@ def _settings(settings: FinderSettings | None, **overrides) -> FinderSettings:
     return FinderSettings(**{**asdict(settings or FinderSettings()), **given})
 
 
-def _range_test_callback(curve: _Curve):
-    """A fastai callback that drives the range test inside ``Learner.fit``, as fastai's own
-    ``LRFinder`` does, so the learner's other callbacks (mixed precision, gradient clipping,
-    BnFreeze, any custom one) act on every step; it writes no files and also stops at NaN."""
-    from fastai.callback.core import Callback, CancelFitException, CancelValidException
+class RangeTest(Callback):
+    """Drives the range test inside ``Learner.fit``, as fastai's own ``LRFinder`` does, so the
+    learner's other callbacks (mixed precision, gradient clipping, BnFreeze, any custom one) act on
+    every step; it writes no files and also stops at NaN. ``curve`` sets each step's LR and records
+    its loss."""
 
-    class RangeTest(Callback):
-        order, run_valid = 60, False  # after the Recorder (50), where fastai's LRFinder runs
-        stop_reason: StopReason | None = None
+    order, run_valid = 60, False  # after the Recorder (50), where fastai's LRFinder runs
 
-        def before_batch(self):
-            self.opt.set_hyper("lr", curve.next_lr)
+    def __init__(self, curve: "_Curve"):
+        self.curve, self.stop_reason = curve, None
 
-        def after_batch(self):
-            self.stop_reason = curve.record(self.learn.loss)
-            if self.stop_reason is not None:
-                raise CancelFitException()
+    def before_batch(self):
+        self.opt.set_hyper("lr", self.curve.next_lr)
 
-        def before_validate(self):
-            raise CancelValidException()
+    def after_batch(self):
+        self.stop_reason = self.curve.record(self.learn.loss)
+        if self.stop_reason is not None:
+            raise CancelFitException()
 
-    return RangeTest()
+    def before_validate(self):
+        raise CancelValidException()
 
 
 @contextmanager
@@ -316,7 +269,7 @@ def find_lr(learn, *, start_lr: float | None = None, end_lr: float | None = None
         with preserved_state(learn.model, learn.opt), _recorder_kept(learn), _progress(s, progress) as bar, \
                 learn.no_logging(), learn.no_bar():
             curve = _Curve(s, bar)
-            cb = _range_test_callback(curve)
+            cb = RangeTest(curve)
             learn.fit(s.num_it // n_batches + 1, cbs=cb)  # as many epochs as lr_find runs
     finally:
         if not had_opt:
@@ -352,7 +305,7 @@ def find_lr_torch(model: nn.Module, optimizer: torch.optim.Optimizer, loss_func:
     """LR range test on a plain PyTorch model, optimizer and loader of ``(x, y)`` batches."""
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"Expected a torch.optim.Optimizer, got {type(optimizer).__name__}; "
-                        "for a fastai Learner use lrkit.finder.find_lr(learn).")
+                        "for a fastai Learner use lrkit.find_lr(learn).")
     s = _settings(settings, start_lr=start_lr, end_lr=end_lr, num_it=num_it, stop_div=stop_div, beta=beta)
     device = torch.device(device) if device is not None else next(model.parameters()).device
 

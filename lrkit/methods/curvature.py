@@ -17,29 +17,40 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
+from fastai.callback.core import Callback
 from torch import nn
 
 __all__ = ["QuadraticPath", "stability_threshold", "regime", "gd_on_quadratic", "top_hessian_eigenvalue",
-           "EdgeOfStabilityRun", "full_batch_gd", "sharpness_tracker"]
+           "EdgeOfStabilityRun", "full_batch_gd", "SharpnessTracker"]
 
 
-def stability_threshold(lambda_max: float, momentum: float = 0.0) -> float:
-    """The largest LR at which (heavy-ball) gradient descent on a quadratic with top curvature
-    ``lambda_max`` does not diverge: ``2 (1 + momentum) / lambda_max``."""
+def stability_threshold(lambda_max: float, momentum: float = 0.0, *, nesterov: bool = False) -> float:
+    """The largest LR at which gradient descent on a quadratic with top curvature ``lambda_max`` does
+    not diverge.
+
+    The momentum convention is PyTorch's and fastai's SGD without dampening: ``v = momentum * v + g``,
+    then ``x -= lr * v`` (heavy ball, ``nesterov=False``): the limit is ``2 (1 + momentum) / lambda_max``.
+    With Nesterov's ``x -= lr * (g + momentum * v)`` it is ``2 (1 + momentum) / ((1 + 2 momentum) lambda_max)``."""
     if not lambda_max > 0:
         raise ValueError(f"Expected a positive lambda_max, got {lambda_max}")
     if not 0 <= momentum < 1:
         raise ValueError(f"Expected momentum in [0, 1), got {momentum}")
-    return 2 * (1 + momentum) / lambda_max
+    return 2 * (1 + momentum) / ((1 + 2 * momentum) if nesterov else 1) / lambda_max
 
 
 def regime(lr: float, lambda_max: float, momentum: float = 0.0) -> str:
-    """What gradient descent does along the sharpest direction at this LR, in words."""
+    """What heavy-ball gradient descent does along the sharpest direction at this LR, in words.
+
+    Below ``(1 - sqrt(momentum))**2 / lambda_max`` (``1/lambda`` without momentum) the iteration's
+    roots are real and positive: it creeps in without overshooting. Above, up to the limit, it
+    oscillates (complex roots, or negative ones close to the limit)."""
     limit = stability_threshold(lambda_max, momentum)
+    smooth = (1 - math.sqrt(momentum)) ** 2 / lambda_max
     if lr >= limit:
         return f"diverges: lr {lr:.3g} is at or above the limit {limit:.3g}"
-    if momentum == 0 and lr <= 1 / lambda_max:
-        return f"converges smoothly: lr {lr:.3g} is below 1/lambda = {1 / lambda_max:.3g}"
+    if lr <= smooth:
+        bound = "1/lambda" if momentum == 0 else "(1 - sqrt(momentum))^2/lambda"
+        return f"converges smoothly: lr {lr:.3g} is below {bound} = {smooth:.3g}"
     return f"converges, oscillating: lr {lr:.3g} is below the limit {limit:.3g}"
 
 
@@ -104,29 +115,51 @@ def _random_direction(model: nn.Module, seed: int) -> list[torch.Tensor]:
 
 def _power_iteration(model: nn.Module, loss_func: Callable, x: torch.Tensor, y: torch.Tensor,
                      v: list[torch.Tensor], iters: int, tol: float) -> tuple[float, list[torch.Tensor]]:
+    """The largest eigenvalue of the Hessian (the most positive, not the largest in magnitude) and its
+    eigenvector, by power iteration on Hessian-vector products from ``v``.
+
+    Power iteration finds the eigenvalue of largest magnitude. Away from a minimum that can be a
+    negative one (a saddle); then a second run on ``H - mu I``, with ``mu`` that negative eigenvalue,
+    whose spectrum is shifted to be non-negative, finds ``lambda_max - mu``."""
     params = [p for p in model.parameters() if p.requires_grad]
     was_training = model.training
     model.eval()
     try:
         grads = torch.autograd.grad(loss_func(model(x), y), params, create_graph=True)
-        v, eig = _normalised(v), None
-        for _ in range(iters):
-            hv = torch.autograd.grad(grads, params, grad_outputs=v, retain_graph=True)
-            new = float(sum((h * u).sum() for h, u in zip(hv, v)))
-            v = _normalised([h.detach() for h in hv])
-            if eig is not None and abs(new - eig) <= tol * abs(new):
-                return new, v
-            eig = new
-        return eig, v
+
+        def hvp(u):
+            return [h.detach() for h in torch.autograd.grad(grads, params, grad_outputs=u, retain_graph=True)]
+
+        eig, top_v = _iterate(hvp, v, iters, tol)
+        if eig < 0:  # start again from v: top_v is the shifted operator's null direction
+            shift = eig
+            top, top_v = _iterate(lambda u: [h - shift * w for h, w in zip(hvp(u), u)], v, iters, tol)
+            eig = top + shift
+        return eig, top_v
     finally:
         model.train(was_training)
 
 
+def _iterate(matvec: Callable, v: list[torch.Tensor], iters: int, tol: float) -> tuple[float, list[torch.Tensor]]:
+    """Power iteration: the Rayleigh quotient at the last vector, stopping once it changes by less than
+    ``tol`` (relative)."""
+    v, eig = _normalised(v), None
+    for _ in range(iters):
+        hv = matvec(v)
+        new = float(sum((h * u).sum() for h, u in zip(hv, v)))
+        v = _normalised(hv)
+        if eig is not None and abs(new - eig) <= tol * abs(new):
+            return new, v
+        eig = new
+    return eig, v
+
+
 def top_hessian_eigenvalue(model: nn.Module, loss_func: Callable, x: torch.Tensor, y: torch.Tensor, *,
                            iters: int = 100, tol: float = 1e-4, seed: int = 0) -> float:
-    """The eigenvalue of largest magnitude of the Hessian of ``loss_func(model(x), y)`` with respect
-    to the trainable parameters, by power iteration on Hessian-vector products (double backprop).
-    For a training loss near a minimum, or at a network's initialisation, it is the sharpness.
+    """The largest eigenvalue of the Hessian of ``loss_func(model(x), y)`` with respect to the
+    trainable parameters, the sharpness, by power iteration on Hessian-vector products (double
+    backprop); at a saddle, where a negative eigenvalue is the largest in magnitude, by a second
+    power iteration on the shifted Hessian.
 
     The model is evaluated in eval mode (batch norm with its running statistics) and left unchanged.
     """
@@ -199,31 +232,32 @@ def full_batch_gd(model: nn.Module, loss_func: Callable, x: torch.Tensor, y: tor
     return EdgeOfStabilityRun(float(lr), tuple(marks), tuple(sharp), tuple(losses))
 
 
-def sharpness_tracker(x: torch.Tensor, y: torch.Tensor, loss_func: Callable, *, every: int = 10):
-    """A fastai callback that measures the sharpness on ``(x, y)`` every ``every`` training steps and
-    keeps ``(lr, sharpness)`` pairs in ``.lrs`` and ``.sharpness``: add it to a learner and run
-    :func:`lrkit.finder.find_lr`, which honours the learner's callbacks, to see the sharpness change
-    while the range test trains."""
-    from fastai.callback.core import Callback
+class SharpnessTracker(Callback):
+    """Measures the sharpness on ``(x, y)`` every ``every`` training steps and keeps ``(lr,
+    sharpness)`` pairs in ``.lrs`` and ``.sharpness``: add it to a learner and run
+    :func:`lrkit.find_lr`, which honours the learner's callbacks, to see the sharpness change while
+    the range test trains."""
 
-    if not isinstance(every, int) or every < 1:
-        raise ValueError(f"Expected a positive integer `every`, got {every!r}")
+    order, run_valid = 70, False
 
-    class SharpnessTracker(Callback):
-        order, run_valid = 70, False
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, loss_func: Callable, *, every: int = 10):
+        if not isinstance(every, int) or every < 1:
+            raise ValueError(f"Expected a positive integer `every`, got {every!r}")
+        # not named x, y, loss_func: a callback's attributes must not shadow the learner's
+        self.probe_x, self.probe_y, self.probe_loss, self.every = x, y, loss_func, every
+        self.lrs, self.sharpness, self.v = [], [], None
 
-        def before_fit(self):
-            self.lrs, self.sharpness, self.v = [], [], None
+    def before_fit(self):
+        self.lrs, self.sharpness, self.v = [], [], None
 
-        def after_batch(self):
-            if (self.train_iter - 1) % every:
-                return
-            cold = self.v is None
-            if cold:
-                self.v = _random_direction(self.model, 0)
-            # warm start from the last eigenvector: a few iterations do
-            eig, self.v = _power_iteration(self.model, loss_func, x, y, self.v, iters=100 if cold else 10, tol=1e-3)
-            self.lrs.append(float(self.opt.hypers[-1]["lr"]))
-            self.sharpness.append(eig)
-
-    return SharpnessTracker()
+    def after_batch(self):
+        if (self.train_iter - 1) % self.every:
+            return
+        cold = self.v is None
+        if cold:
+            self.v = _random_direction(self.model, 0)
+        # warm start from the last eigenvector: a few iterations do
+        eig, self.v = _power_iteration(self.model, self.probe_loss, self.probe_x, self.probe_y, self.v,
+                                       iters=100 if cold else 10, tol=1e-3)
+        self.lrs.append(float(self.opt.hypers[-1]["lr"]))
+        self.sharpness.append(eig)

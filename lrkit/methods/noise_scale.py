@@ -93,13 +93,21 @@ def fit_noise_scale_lr(batch_sizes: Sequence[float], lrs: Sequence[float], b_noi
 
 
 def fit_noise_scale_curve(batch_sizes: Sequence[float], lrs: Sequence[float]) -> tuple[float, float]:
-    """Fit both LR_max and B_noise of LR_max / (1 + B_noise / B) to measured LRs (least squares in
-    log space, B_noise searched on a fine log grid). Returns (lr_max, b_noise)."""
+    """Fit both LR_max and B_noise of LR_max / (1 + B_noise / B) to measured LRs: least squares in
+    log space (SciPy's ``curve_fit``), B_noise bounded to [min(B) / 100, max(B) * 100]. A B_noise at
+    a bound means the measured LRs show no bend in that range. Returns (lr_max, b_noise)."""
+    from scipy.optimize import curve_fit
+
     b, lr = np.asarray(batch_sizes, float), np.asarray(lrs, float)
-    best = None
-    for b_noise in np.geomspace(b.min() / 100, b.max() * 100, 2000):
-        lr_max = fit_noise_scale_lr(b, lr, b_noise)
-        err = float(np.sum((np.log(lr) - np.log(noise_scale_lr(b, lr_max, b_noise))) ** 2))
-        if best is None or err < best[0]:
-            best = (err, lr_max, float(b_noise))
-    return best[1], best[2]
+    if len(b) < 2 or len(b) != len(lr) or not (np.all(b > 0) and np.all(lr > 0)):
+        raise ValueError(f"Expected at least two positive batch sizes with a positive LR each, got {list(b)} "
+                         f"and {list(lr)}")
+    lo, hi = np.log(b.min() / 100), np.log(b.max() * 100)
+
+    def log_lr(bs, log_lr_max, log_b_noise):
+        return log_lr_max - np.log1p(np.exp(log_b_noise) / bs)
+
+    log_b0 = float(np.log(np.median(b)))
+    start = (float(np.mean(np.log(lr) + np.log1p(np.exp(log_b0) / b))), log_b0)
+    (log_lr_max, log_b_noise), _ = curve_fit(log_lr, b, np.log(lr), p0=start, bounds=([-np.inf, lo], [np.inf, hi]))
+    return float(np.exp(log_lr_max)), float(np.exp(log_b_noise))

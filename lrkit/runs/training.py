@@ -9,9 +9,9 @@ from typing import Literal
 import fastai.callback.schedule  # noqa: F401  (defines Learner.fit_one_cycle and fit_flat_cos)
 from fastai.callback.core import Callback
 
-from .cache import check_fields
-from .discriminative import GroupLRRecorder, check_lr_spec
-from .lr_free import effective_lr
+from lrkit.core.cache import check_fields
+from lrkit.methods.discriminative import GroupLRRecorder, check_lr_spec
+from lrkit.methods.lr_free import effective_lr
 
 __all__ = ["FitResult", "fit_and_record", "FitMethod", "IterationLR", "join_runs"]
 
@@ -62,13 +62,17 @@ class _EpochTimer(Callback):
     order = 99
 
     def before_fit(self):
-        self.times, self.mom_values, self.effective = [], [], []
+        self.times, self.mom_values, self.effective, self.d_before = [], [], [], None
+
+    def before_batch(self):
+        if self.training:  # the d this step is taken with (Prodigy and D-Adaptation update it inside the step)
+            self.d_before = self.opt.hypers[-1].get("d")
 
     def after_batch(self):
         if self.training:
             hypers = self.opt.hypers[-1]
             self.mom_values.append(float(hypers.get("mom", float("nan"))))
-            self.effective.append(effective_lr(hypers))
+            self.effective.append(effective_lr(hypers, self.d_before))
 
     def before_epoch(self):
         self.t0 = time.perf_counter()

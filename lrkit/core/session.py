@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from .profiles import Profile, resolve_profile
+from lrkit.core.profiles import Profile, resolve_profile
 
 __all__ = ["Session", "setup", "pick_device", "PLOT_STYLE"]
 

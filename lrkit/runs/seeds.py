@@ -10,7 +10,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .finder import FinderResult, find_lr
+from lrkit.methods.range_test import FinderResult, find_lr
 
 __all__ = ["SeedSpread", "find_lr_seeds", "spread_of"]
 
@@ -56,11 +56,11 @@ def spread_of(results: Iterable[FinderResult]) -> SeedSpread:
 
 def find_lr_seeds(build: Callable[[int], object], seeds: Iterable[int], *, cache_key: dict | None = None,
                   cache=None, **finder_kwargs) -> SeedSpread:
-    """Run :func:`lrkit.finder.find_lr` on ``build(seed)`` for each seed.
+    """Run :func:`lrkit.find_lr` on ``build(seed)`` for each seed.
 
     With ``cache_key`` (JSON-able settings naming every input of the runs), each seed's run is stored
     in the result cache under ``{**cache_key, "seed": seed}`` and loaded from it next time."""
-    from .cache import cached_result
+    from lrkit.core.cache import cached_result
 
     def run(seed: int) -> FinderResult:
         return find_lr(build(seed), seed=seed, label=f"seed {seed}", **finder_kwargs)

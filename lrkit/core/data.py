@@ -18,7 +18,7 @@ from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 from fastcore.basics import chunked
 
-from .assets import (ANIMAL_SHA256, DatasetMissingError, animal_files, data_home, fetch_fashion_mnist,
+from lrkit.core.assets import (ANIMAL_SHA256, DatasetMissingError, animal_files, data_home, fetch_fashion_mnist,
                      read_numpy_pickle)
 
 __all__ = [
@@ -62,15 +62,11 @@ def _read_idx(path: Path) -> np.ndarray:
 
 
 def _split(x, y, valid_frac: float, seed: int):
-    """A stratified split with a fixed seed, so every class keeps its share."""
-    rng = np.random.default_rng(seed)
-    train, valid = [], []
-    for c in np.unique(y):
-        idx = rng.permutation(np.flatnonzero(y == c))
-        k = int(round(len(idx) * valid_frac))
-        valid.append(idx[:k])
-        train.append(idx[k:])
-    train, valid = np.concatenate(train), np.concatenate(valid)
+    """A stratified split with a fixed seed, so every class keeps its share (scikit-learn's)."""
+    from sklearn.model_selection import train_test_split
+
+    train, valid = train_test_split(np.arange(len(y)), test_size=valid_frac, stratify=y, random_state=seed)
+    train, valid = np.sort(train), np.sort(valid)  # the source's order, whatever the shuffle
     return x[train], y[train], x[valid], y[valid]
 
 
@@ -148,7 +144,7 @@ def load_arrays(name: str, n_train: int | None = None, n_valid: int | None = Non
     """The arrays of dataset ``name``, cut to balanced subsets of ``n_train`` / ``n_valid`` items."""
     if name not in DATASETS:
         raise ValueError(f"Unknown dataset {name!r}; expected one of {sorted(DATASETS)} "
-                         "(online ones: lrkit.data.pets, cifar10, imagenette).")
+                         "(online ones: lrkit.core.data.pets, cifar10, imagenette).")
     d = _decoded(name, str(data_home()))
     xt, yt = _subset(d.x_train, d.y_train, n_train, seed)
     xv, yv = _subset(d.x_valid, d.y_valid, n_valid, seed + 1)

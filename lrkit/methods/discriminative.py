@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from fastai.callback.core import Callback
 
-__all__ = ["check_lr_spec", "group_lrs", "FineTunePhase", "fine_tune_phases", "GroupState", "group_states", "GroupLRRecorder"]
+__all__ = ["check_lr_spec", "group_lrs", "GroupState", "group_states", "GroupLRRecorder"]
 
 
 def check_lr_spec(lr, name: str = "lr") -> float:
@@ -41,29 +41,6 @@ def group_lrs(lr: float | slice, n_groups: int) -> list[float]:
         step = (lr.stop / lr.start) ** (1 / (n_groups - 1))
         return [float(lr.start * step ** i) for i in range(n_groups)]
     return [lr.stop / 10] * (n_groups - 1) + [float(lr.stop)]
-
-
-@dataclass(frozen=True)
-class FineTunePhase:
-    name: str
-    epochs: int
-    peak_lrs: tuple[float, ...]  # per group, at the top of the one cycle
-    trainable: tuple[bool, ...]  # per group (with fastai's default train_bn, frozen groups' batch norm still trains)
-    pct_start: float
-    div: float
-
-
-def fine_tune_phases(epochs: int, n_groups: int, base_lr: float = 2e-3, freeze_epochs: int = 1,
-                     lr_mult: float = 100, pct_start: float = 0.3, div: float = 5.0) -> list[FineTunePhase]:
-    """What ``learn.fine_tune(epochs, base_lr, ...)`` does: one cycle on the head alone with
-    ``slice(base_lr)``, then everything unfrozen with ``slice(base_lr/2/lr_mult, base_lr/2)``."""
-    head_only = tuple(i == n_groups - 1 for i in range(n_groups))
-    return [
-        FineTunePhase("frozen: head only", freeze_epochs, tuple(group_lrs(slice(base_lr), n_groups)), head_only,
-                      0.99, 25.0),
-        FineTunePhase("unfrozen", epochs, tuple(group_lrs(slice(base_lr / 2 / lr_mult, base_lr / 2), n_groups)),
-                      (True,) * n_groups, pct_start, div),
-    ]
 
 
 @dataclass(frozen=True)

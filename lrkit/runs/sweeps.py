@@ -14,14 +14,15 @@ from typing import Callable, Iterable
 import numpy as np
 import torch
 
-from .cache import ResultCache
-from .finder import FinderResult, FinderSettings, find_lr
-from .models import OptName
+from lrkit.core.cache import ResultCache
+from lrkit.core.models import OptName
+from lrkit.methods.curve_stats import STATISTICS
+from lrkit.methods.range_test import FinderResult, FinderSettings, find_lr
 
 CELL_FORMAT = 1  # raise when a change to the finder or the training changes what a cell holds
 
-__all__ = ["SweepSpec", "SweepResult", "run_sweep", "pretrain", "curve_noise", "divergence_lr", "is_out_of_memory",
-           "STATISTICS", "rank_correlations"]
+__all__ = ["SweepSpec", "SweepResult", "run_sweep", "pretrain", "is_out_of_memory",
+           "rank_correlations"]
 
 
 @dataclass(frozen=True)
@@ -67,27 +68,6 @@ class SweepResult:
         return out
 
 
-def curve_noise(result: FinderResult, frac: float = 0.5) -> float:
-    """How noisy a curve is: the spread of step-to-step changes of the raw loss over the first
-    ``frac`` of the schedule, where the LR is too small to change the model and what varies is
-    the mini-batch. Falls as 1/sqrt(batch size)."""
-    raw = np.asarray(result.raw_losses[: max(3, int(len(result.raw_losses) * frac))])
-    return float(np.std(np.diff(raw)) / np.sqrt(2))
-
-
-def divergence_lr(result: FinderResult, factor: float = 2.0, baseline_frac: float = 0.25) -> float | None:
-    """The LR at which the loss takes off: the first LR, after the first ``baseline_frac`` of the
-    run, where the smoothed loss exceeds ``factor`` x its starting level (the median raw loss
-    over that first part, where the LR is too small to matter). A median, not a minimum, so a
-    few lucky small batches do not set the bar. None if the curve never got there."""
-    n0 = max(1, int(len(result.raw_losses) * baseline_frac))
-    start = float(np.median(result.raw_losses[:n0]))
-    for lr, loss in zip(result.lrs[n0:], result.losses[n0:]):
-        if not np.isfinite(loss) or loss > factor * start:
-            return lr
-    return None
-
-
 def is_out_of_memory(err: BaseException) -> bool:
     if isinstance(err, (torch.cuda.OutOfMemoryError, MemoryError)):
         return True
@@ -106,15 +86,6 @@ def pretrain(spec: SweepSpec, seed: int, build: Callable):
 
 def _pretrained_state(spec: SweepSpec, seed: int, build: Callable) -> dict:
     return copy.deepcopy(pretrain(spec, seed, build).model.state_dict())
-
-
-STATISTICS: dict[str, Callable[[FinderResult], float | None]] = {
-    "valley": lambda r: r.suggestions.get("valley"),
-    "slide": lambda r: r.suggestions.get("slide"),
-    "minimum": lambda r: r.suggestions.get("minimum"),
-    "steep": lambda r: r.suggestions.get("steep"),
-    "take-off LR (loss x2)": lambda r: divergence_lr(r),
-}
 
 
 def rank_correlations(sweep: "SweepResult") -> dict[str, dict]:

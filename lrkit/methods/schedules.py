@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 __all__ = [
-    "Sched", "sched_cos", "sched_lin", "combine", "one_cycle", "flat_cos", "sgdr", "constant", "triangular",
+    "Sched", "sched_cos", "combine", "one_cycle", "flat_cos", "constant", "triangular",
     "sample", "ScheduleShape", "one_cycle_shape", "wsd",
 ]
 
@@ -25,10 +25,6 @@ Sched = Callable[[float], float]
 def sched_cos(start: float, end: float) -> Sched:
     """Half a cosine from ``start`` to ``end``."""
     return lambda pos: start + (1 + math.cos(math.pi * (1 - pos))) * (end - start) / 2
-
-
-def sched_lin(start: float, end: float) -> Sched:
-    return lambda pos: start + pos * (end - start)
 
 
 def combine(pcts: Sequence[float], scheds: Sequence[Sched]) -> Sched:
@@ -67,17 +63,6 @@ def flat_cos(lr: float, div_final: float = 1e5, pct_start: float = 0.75) -> Sche
     """fastai's ``fit_flat_cos``: flat at ``lr`` for ``pct_start``, then cosine down to ``lr/div_final``."""
     _check_pct(pct_start)
     return combine([pct_start, 1 - pct_start], [sched_cos(lr, lr), sched_cos(lr, lr / div_final)])
-
-
-def sgdr(lr_max: float, n_cycles: int, cycle_len: int = 1, cycle_mult: int = 2) -> tuple[Sched, int]:
-    """SGDR (Loshchilov & Hutter, arXiv 1608.03983) as fastai's ``fit_sgdr``: cosine from
-    ``lr_max`` to 0, restarted, each cycle ``cycle_mult`` times longer. Returns the schedule and
-    the number of epochs it spans."""
-    if n_cycles < 1 or cycle_len < 1 or cycle_mult < 1:
-        raise ValueError(f"Expected positive n_cycles, cycle_len and cycle_mult, got {n_cycles}, {cycle_len}, {cycle_mult}")
-    n_epoch = cycle_len * n_cycles if cycle_mult == 1 else cycle_len * (cycle_mult ** n_cycles - 1) // (cycle_mult - 1)
-    pcts = [cycle_len * cycle_mult ** i / n_epoch for i in range(n_cycles)]
-    return combine(pcts, [sched_cos(lr_max, 0.0) for _ in range(n_cycles)]), n_epoch
 
 
 def constant(lr: float) -> Sched:

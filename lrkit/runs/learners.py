@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Callable, Literal
 
-from .data import dataloaders
-from .models import OptName, make_learner, small_cnn, tiny_cnn
-from .session import Session
+from lrkit.core.data import dataloaders
+from lrkit.core.models import OptName, make_learner, small_cnn, tiny_cnn
+from lrkit.core.session import Session
 
 __all__ = ["ModelName", "MODELS", "build_learner", "sweep_builder", "build_pretrained_learner", "pets_resnet34_learner"]
 
@@ -27,7 +27,7 @@ def build_learner(session: Session, *, dataset: str = "cats_dogs", model: ModelN
 
 
 def sweep_builder(session: Session) -> Callable:
-    """The ``build(spec, bs, seed)`` that :func:`lrkit.sweeps.run_sweep` needs, on this session."""
+    """The ``build(spec, bs, seed)`` that :func:`lrkit.runs.sweeps.run_sweep` needs, on this session."""
 
     def build(spec, bs: int, seed: int):
         return build_learner(session, dataset=spec.dataset, model=spec.model, bs=bs, opt=spec.opt, seed=seed,
@@ -47,7 +47,7 @@ def build_pretrained_learner(session: Session, *, dataset: str = "cats_dogs", n_
     from fastai.callback.training import BnFreeze
     from fastai.torch_core import set_seed
 
-    from .pretrained import efficientnet_lite0, efficientnet_splitter
+    from lrkit.core.pretrained import efficientnet_lite0, efficientnet_splitter
 
     dls = dataloaders(dataset, bs=bs, seed=seed, device=session.device, profile=session.profile, n_train=n_train)
     set_seed(seed)  # the new head starts from the same weights for the same seed
@@ -66,7 +66,7 @@ def pets_resnet34_learner(session: Session, *, size: int = 224, bs: int = 64, pr
     from fastai.vision.learner import vision_learner
     from torchvision.models import resnet34
 
-    from .data import pets
+    from lrkit.core.data import pets
 
     dls = pets(size=size, bs=bs, device=session.device, path=path)
     return vision_learner(dls, resnet34, metrics=accuracy, pretrained=pretrained, path=session.workdir)

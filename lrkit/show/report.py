@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import platform
 
-from .session import Session
+from lrkit.core.session import Session
 
 __all__ = ["environment_report"]
 
@@ -15,7 +15,7 @@ def environment_report(session: Session) -> dict[str, str]:
     import matplotlib
     import torch
 
-    from . import __version__
+    from lrkit.core import __version__
 
     cuda = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "not available"
     return {

@@ -19,7 +19,7 @@ import torch
 from fastai.callback.core import Callback
 from torch import nn
 
-__all__ = ["OptimizerName", "OPTIMIZERS", "LR_FREE", "optimizer_func", "ScheduleFreeModes", "effective_lr",
+__all__ = ["OptimizerName", "OPTIMIZERS", "LR_FREE", "EPS", "BETAS", "optimizer_func", "ScheduleFreeModes", "effective_lr",
            "schedule_free_eval_gap"]
 
 OptimizerName = Literal["adam", "prodigy", "dadapt_adam", "schedulefree_adamw"]
@@ -37,37 +37,51 @@ def _quiet(factory):
     return build
 
 
-def optimizer_func(name: OptimizerName, *, wd: float = 0.01, warmup_steps: int = 0):
+# What every optimizer of a comparison shares, so that they differ only in how they set the step:
+# PyTorch's AdamW defaults, decoupled weight decay on every parameter (fastai's Adam would otherwise
+# use eps 1e-5, beta2 0.99 and skip batch-norm and bias parameters; train the learner with
+# wd_bn_bias=True, as train_condition does).
+EPS, BETAS = 1e-8, (0.9, 0.999)
+
+
+def optimizer_func(name: OptimizerName, *, wd: float = 0.01, warmup_steps: int = 0, schedule_warmup: bool = False):
     """An ``opt_func`` for a fastai ``Learner``: fastai's Adam, or a PyTorch optimizer in fastai's
-    ``OptimWrapper``. Every one applies decoupled weight decay ``wd`` (AdamW's), so they compare
-    fairly; ``warmup_steps`` is schedule-free AdamW's own linear warm-up."""
+    ``OptimWrapper``, all with the same eps, betas and decoupled weight decay ``wd``, so they compare
+    like for like. ``warmup_steps`` is schedule-free AdamW's own linear warm-up; ``schedule_warmup``
+    says the LR schedule warms up (1cycle, WSD), under which Prodigy needs its ``safeguard_warmup``
+    (its README: otherwise the early small steps shrink its estimate of ``d``)."""
     from fastai.optimizer import Adam, OptimWrapper
 
     if name == "adam":
-        return partial(Adam, wd=wd)
+        return partial(Adam, wd=wd, eps=EPS, mom=BETAS[0], sqr_mom=BETAS[1], decouple_wd=True)
     if name == "prodigy":
         from prodigyopt import Prodigy
 
-        torch_opt = _quiet(partial(Prodigy, weight_decay=wd, decouple=True))
+        torch_opt = _quiet(partial(Prodigy, weight_decay=wd, decouple=True, eps=EPS, betas=BETAS,
+                                   safeguard_warmup=schedule_warmup))
     elif name == "dadapt_adam":
         from dadaptation import DAdaptAdam
 
-        torch_opt = _quiet(partial(DAdaptAdam, weight_decay=wd, decouple=True))
+        torch_opt = _quiet(partial(DAdaptAdam, weight_decay=wd, decouple=True, eps=EPS, betas=BETAS))
     elif name == "schedulefree_adamw":
         from schedulefree import AdamWScheduleFree
 
-        torch_opt = partial(AdamWScheduleFree, weight_decay=wd, warmup_steps=warmup_steps)
+        torch_opt = partial(AdamWScheduleFree, weight_decay=wd, warmup_steps=warmup_steps, eps=EPS, betas=BETAS)
     else:
         raise ValueError(f"Unknown optimizer {name!r}; expected one of {list(OPTIMIZERS)}")
     return partial(OptimWrapper, opt=torch_opt)
 
 
-def effective_lr(hypers: dict) -> float:
-    """The step size an optimizer really takes from its hyper-parameters (one fastai param group):
-    ``d * lr`` for Prodigy and D-Adaptation, the warmed-up LR for schedule-free, else ``lr``."""
+def effective_lr(hypers: dict, d: float | None = None) -> float:
+    """The step size an optimizer took, from its hyper-parameters (one fastai param group) read after
+    the step: ``d * lr`` for Prodigy and D-Adaptation, the warmed-up LR for schedule-free, else ``lr``.
+
+    Prodigy and D-Adaptation take the step with the ``d`` held before it and store the new ``d`` inside
+    ``step()``: pass the ``d`` read before the step, or the step is credited with the next one's ``d``.
+    Schedule-free AdamW computes ``scheduled_lr`` inside the step that uses it: read it after."""
     if "scheduled_lr" in hypers:
         return float(hypers["scheduled_lr"])
-    return float(hypers["lr"]) * float(hypers.get("d", 1.0))
+    return float(hypers["lr"]) * float(hypers.get("d", 1.0) if d is None else d)
 
 
 def _torch_opt(learn):

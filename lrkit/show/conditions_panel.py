@@ -1,0 +1,96 @@
+"""The panel over a comparison of training conditions in the result cache (lesson 08)."""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import ipywidgets as W
+from matplotlib.figure import Figure
+
+from lrkit.show.training_plots import plot_fit_histories
+from lrkit.runs.training import FitResult
+from lrkit.show.panel_base import Panel, nothing_cached
+
+__all__ = ["ConditionsPanel"]
+
+
+class ConditionsPanel(Panel):
+    """Optimizers and schedules side by side: the chosen conditions are drawn from the result cache
+    at once (medians over seeds); *Compute missing* trains only what the cache lacks.
+
+    ``conditions`` and ``cache_key`` are those given to :func:`lrkit.runs.compare.run_conditions`, whose
+    ``train(seed=..., label=..., **kwargs)`` trains one run."""
+
+    def __init__(self, conditions: dict[str, dict], train: Callable[..., FitResult], seeds: Sequence[int], *,
+                 cache_key: dict, cache=None, chosen: Sequence[str] | None = None,
+                 suggestions: dict[str, float] | None = None):
+        from lrkit.core.cache import ResultCache
+
+        super().__init__()
+        self.conditions, self.train, self.seeds = dict(conditions), train, list(seeds)
+        self.cache_key, self.suggestions = cache_key, suggestions
+        self.cache = cache if cache is not None else ResultCache()
+        style = {"description_width": "90px"}
+        self.chosen = W.SelectMultiple(options=list(self.conditions), value=tuple(chosen or self.conditions),
+                                       description="conditions", rows=min(8, len(self.conditions)), style=style,
+                                       layout=W.Layout(width="360px"))
+        self.metric = W.ToggleButtons(options=[("accuracy", "accuracy"), ("validation loss", "valid_loss")],
+                                      value="accuracy", description="metric", style=style)
+        self.compute_button = W.Button(description="Compute missing", button_style="primary", icon="play",
+                                       layout=W.Layout(width="180px"))
+        for control in (self.chosen, self.metric):
+            control.observe(self.redraw, names="value")
+        self.compute_button.on_click(lambda _: self.compute())
+        self.runs: dict[str, list[FitResult]] = {}
+        self.widget = W.VBox([W.HBox([self.chosen, W.VBox([self.metric, self.compute_button])]),
+                              self.status, self.out])
+        self.redraw()
+
+    def _chosen(self) -> dict[str, dict]:
+        return {label: self.conditions[label] for label in self.chosen.value}
+
+    def compute(self) -> None:
+        from lrkit.runs.compare import run_conditions
+
+        chosen = self._chosen()
+        if not chosen:
+            self.status.value = "Select at least one condition."
+            return
+        self.status.value = "training the missing runs..."
+        with self._busy(self.compute_button):
+            try:
+                with self.out:
+                    run_conditions(self.train, chosen, self.seeds, cache_key=self.cache_key, cache=self.cache)
+            except Exception as err:
+                self._error(err)
+                return
+        self.redraw()
+
+    def redraw(self, *_) -> None:
+        from lrkit.runs.compare import cached_conditions, median_history
+        from lrkit.show.training_plots import plot_effective_lrs
+
+        chosen = self._chosen()
+        if not chosen:
+            self.status.value = "Select at least one condition."
+            return
+        try:
+            self.runs, missing = cached_conditions(chosen, self.seeds, self.cache_key, self.cache)
+        except Exception as err:
+            self._error(err)
+            return
+        complete = {label: runs for label, runs in self.runs.items() if len(runs) == len(self.seeds)}
+        status = f"{len(complete)} of {len(chosen)} condition(s) from the cache, medians over {len(self.seeds)} seeds"
+        if missing:
+            status += f"; {len(missing)} run(s) missing: press Compute missing"
+        self.status.value = status
+        fig = Figure(figsize=(12, 4))
+        fig.subplots_adjust(left=0.07, right=0.97, bottom=0.14, top=0.92, wspace=0.28)
+        ax_metric, ax_lr = fig.subplots(1, 2)
+        if complete:
+            medians = [median_history(runs) for runs in complete.values()]
+            plot_fit_histories(medians, self.metric.value, ax=ax_metric)
+            plot_effective_lrs([runs[0] for runs in complete.values()], ax=ax_lr, suggestions=self.suggestions)
+            ax_lr.set_title("step size taken (first seed)")
+        else:
+            nothing_cached(ax_metric, ax_lr)
+        self._show(fig)

@@ -1,0 +1,126 @@
+"""Plots of training runs: metrics per epoch, schedules, the LR of each layer group, step sizes.
+Each takes ``ax=None``, draws, and returns the Axes."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from matplotlib.axes import Axes
+
+from lrkit.runs.training import FitResult
+from lrkit.show.axes import SUGGESTION_COLORS, ax_or_new
+
+__all__ = ["plot_fit_histories", "plot_schedule", "plot_lr_per_epoch", "plot_group_lrs", "plot_group_schedules", "plot_effective_lrs", "plot_branch_lrs"]
+
+
+def plot_fit_histories(results: Sequence[FitResult], metric: str = "accuracy", ax: Axes | None = None, *,
+                       chance: float | None = None) -> Axes:
+    """One line per run of ``metric`` ('accuracy', 'valid_loss' or 'train_loss') per epoch."""
+    if metric not in ("accuracy", "valid_loss", "train_loss"):
+        raise ValueError(f"Expected metric 'accuracy', 'valid_loss' or 'train_loss', got {metric!r}")
+    ax = ax_or_new(ax)
+    for r in results:
+        values = np.asarray(getattr(r, metric), dtype=float)
+        epochs = np.arange(1, len(values) + 1)
+        ax.plot(epochs, values, "o-", label=r.label + (" (diverged)" if r.diverged else ""))
+    if chance is not None and metric == "accuracy":
+        ax.axhline(chance, color="0.4", ls="--", lw=1, label="chance")
+    if metric != "accuracy":
+        finite = [v for r in results for v in getattr(r, metric) if np.isfinite(v)]
+        if finite and max(finite) > 20 * min(finite):
+            ax.set_yscale("log")
+    ax.set(xlabel="epoch", ylabel=metric.replace("_", " "))
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend()
+    return ax
+
+
+def plot_schedule(lrs: Sequence[float], moms: Sequence[float] | None = None, ax: Axes | None = None, *,
+                  n_iter_per_epoch: int | None = None, label: str = "learning rate") -> Axes:
+    """LR across iterations, and momentum on a second axis when given (it moves the other way)."""
+    ax = ax_or_new(ax)
+    ax.plot(np.arange(len(lrs)), lrs, color="tab:blue", label=label)
+    ax.set(xlabel="iteration", ylabel="learning rate")
+    ax.yaxis.label.set_color("tab:blue")
+    if n_iter_per_epoch:
+        for e in range(n_iter_per_epoch, len(lrs), n_iter_per_epoch):
+            ax.axvline(e, color="0.85", lw=0.8, zorder=0)
+    if moms is not None and len(moms):
+        twin = ax.twinx()
+        twin.plot(np.arange(len(moms)), moms, color="tab:red", ls="--", label="momentum")
+        twin.set_ylabel("momentum (Adam's beta1)", color="tab:red")
+        twin.grid(False)
+    return ax
+
+
+def plot_lr_per_epoch(results: Sequence[FitResult], ax: Axes | None = None) -> Axes:
+    """The LR in force at the end of each epoch, one line per run (log scale), drops marked."""
+    ax = ax_or_new(ax)
+    for r in results:
+        lrs = r.lr_per_epoch
+        epochs = np.arange(1, len(lrs) + 1)
+        line, = ax.step(epochs, lrs, where="post", label=r.label)
+        for e in range(1, len(lrs)):
+            if lrs[e] < lrs[e - 1]:
+                ax.annotate(f"LR / {lrs[e - 1] / lrs[e]:.0f}", (epochs[e], lrs[e]), textcoords="offset points",
+                            xytext=(4, 8), color=line.get_color())
+    ax.set(yscale="log", xlabel="epoch", ylabel="learning rate")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.legend()
+    return ax
+
+
+def plot_group_lrs(lrs: Sequence[float], names: Sequence[str], ax: Axes | None = None, *,
+                   trainable: Sequence[bool] | None = None, label: str | None = None) -> Axes:
+    """The LR of each layer group along the network, input on the left, head on the right."""
+    ax = ax_or_new(ax)
+    x = np.arange(len(lrs))
+    colors = ["tab:blue" if (trainable is None or t) else "0.75" for t in (trainable or [True] * len(lrs))]
+    ax.bar(x, lrs, color=colors, label=label)
+    for xi, lr in zip(x, lrs):
+        ax.annotate(f"{lr:.1e}", (xi, lr), ha="center", va="bottom", textcoords="offset points", xytext=(0, 3))
+    ax.set(yscale="log", ylabel="learning rate", xticks=x)
+    ax.set_xticklabels(names)
+    ax.set_ylim(min(lrs) / 3, max(lrs) * 4)
+    if trainable is not None and not all(trainable):
+        ax.set_title("grey: frozen group (only its batch-norm layers train)")
+    return ax
+
+
+def plot_group_schedules(per_group: Sequence[Sequence[float]], names: Sequence[str], ax: Axes | None = None) -> Axes:
+    """Each layer group's LR across the iterations of a run (log scale)."""
+    ax = ax_or_new(ax)
+    for lrs, name in zip(per_group, names):
+        ax.plot(np.arange(len(lrs)), lrs, label=name)
+    ax.set(yscale="log", xlabel="iteration", ylabel="learning rate")
+    ax.legend()
+    return ax
+
+
+def plot_effective_lrs(runs: Sequence[FitResult], ax: Axes | None = None, *,
+                       suggestions: dict[str, float] | None = None) -> Axes:
+    """The step size each run took, iteration by iteration (``d * lr`` for Prodigy and
+    D-Adaptation), with the range test's suggestions as horizontal lines."""
+    ax = ax_or_new(ax)
+    for r in runs:
+        ax.plot(np.arange(len(r.effective_lrs)), r.effective_lrs, label=r.label)
+    for method, lr in (suggestions or {}).items():
+        if lr is not None:
+            ax.axhline(lr, color=SUGGESTION_COLORS.get(method, "0.4"), ls="--", lw=1,
+                       label=f"range test: {method} {lr:.1e}")
+    ax.set(yscale="log", xlabel="iteration", ylabel="effective learning rate")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize="small")
+    return ax
+
+
+def plot_branch_lrs(branches: Sequence[FitResult], ax: Axes | None = None) -> Axes:
+    """The LR of each branch of one warmup-stable-decay run: a shared trunk, then each decay."""
+    ax = ax_or_new(ax)
+    for r in sorted(branches, key=lambda r: -len(r.lrs)):  # the longest under the others
+        ax.plot(np.arange(len(r.lrs)), r.lrs, label=r.label, lw=2)
+    ax.set(xlabel="iteration", ylabel="learning rate")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize="small")
+    return ax

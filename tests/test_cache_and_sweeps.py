@@ -226,3 +226,20 @@ def test_cached_json_computes_once(tmp_path):
 
     assert cached_json("acc", {"lr": 1e-3}, compute, cache) == [0.5, 0.75]
     assert cached_json("acc", {"lr": 1e-3}, compute, cache) == [0.5, 0.75] and calls == [1]
+
+
+def test_a_stored_cell_of_an_older_shape_is_reported_and_recomputed(tmp_path, build):
+    cache = ResultCache(tmp_path)
+    cache.put("finder", SPEC.cell_settings(8, 0), {"lrs": [1e-3], "final": 0.9})  # another version's fields
+    with pytest.warns(CorruptCacheWarning, match="Ignoring the stored result"):
+        again = run_sweep(SPEC, [8], [0], build=build, cache=cache, progress=False)
+    assert again.computed == ((8, 0),) and again.cells[(8, 0)].batch_size == 8
+    assert run_sweep(SPEC, [8], [0], build=build, cache=cache, progress=False).computed == ()  # stored now
+
+
+def test_a_sweep_into_a_cache_that_cannot_be_written_warns_and_keeps_its_results(tmp_path, build):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder should be")
+    with pytest.warns(CorruptCacheWarning, match="Could not store the result"):
+        sweep = run_sweep(SPEC, [8], [0], build=build, cache=ResultCache(blocked), progress=False)
+    assert sweep.computed == ((8, 0),) and sweep.cells[(8, 0)].lrs

@@ -137,3 +137,60 @@ def test_quadratic_panel_moves_its_lines_to_exactly_what_a_fresh_draw_shows():
                 np.testing.assert_array_equal(a.get_xydata(), b.get_xydata())
                 assert a.get_color() == b.get_color()
         plt.close(fig)
+
+
+class _Saddle(nn.Module):
+    """Loss 0.5 * (a w0^2 + b w1^2) of a two-parameter model: its Hessian is diag(a, b) everywhere."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.tensor([0.3, -0.2]))
+
+    def forward(self, x):
+        return self.w
+
+
+@pytest.mark.parametrize("a,b,top", [(1.0, -3.0, 1.0), (2.0, 5.0, 5.0), (-1.0, -4.0, -1.0)])
+def test_sharpness_is_the_largest_eigenvalue_also_at_a_saddle(a, b, top):
+    """At a saddle the eigenvalue largest in magnitude is negative; the sharpness is the largest one."""
+    h = torch.tensor([a, b])
+    loss = lambda w, _y: 0.5 * (h * w * w).sum()  # noqa: E731
+    got = top_hessian_eigenvalue(_Saddle(), loss, torch.zeros(1), torch.zeros(1), iters=200, tol=1e-10)
+    assert got == pytest.approx(top, rel=1e-6)
+
+
+def test_momentum_below_the_smooth_bound_is_not_called_oscillating():
+    lam, beta = 10.0, 0.5
+    smooth = (1 - beta ** 0.5) ** 2 / lam
+    path = np.asarray(gd_on_quadratic((lam, lam), smooth * 0.9, momentum=beta, steps=200).points)[:, 0]
+    assert np.all(path > 0) and np.all(np.diff(path) < 0)  # creeps in, never crosses
+    assert regime(smooth * 0.9, lam, beta).startswith("converges smoothly")
+    wobbly = np.asarray(gd_on_quadratic((lam, lam), smooth * 1.5, momentum=beta, steps=200).points)[:, 0]
+    assert np.any(wobbly < 0)  # overshoots
+    assert regime(smooth * 1.5, lam, beta).startswith("converges, oscillating")
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.5, 0.9])
+def test_nesterov_limit_is_where_nesterov_momentum_diverges(momentum):
+    lam = 4.0
+    limit = stability_threshold(lam, momentum, nesterov=True)
+    assert limit == pytest.approx(2 * (1 + momentum) / ((1 + 2 * momentum) * lam))
+
+    def grows(lr):  # PyTorch's SGD(nesterov=True) on 0.5 * lam * x^2
+        x = torch.nn.Parameter(torch.tensor([1.0], dtype=torch.float64))
+        opt = torch.optim.SGD([x], lr=lr, momentum=momentum, nesterov=momentum > 0)
+        for _ in range(3000):
+            opt.zero_grad()
+            (0.5 * lam * x * x).sum().backward()
+            opt.step()
+        return not abs(float(x.detach())) < 1
+
+    assert not grows(limit * 0.99) and grows(limit * 1.01)
+
+
+def test_sharpness_tracker_is_a_top_level_callback_that_pickles():
+    import pickle
+
+    cb = SharpnessTracker(torch.zeros(4, 1), torch.zeros(4, dtype=torch.long), nn.functional.cross_entropy, every=3)
+    back = pickle.loads(pickle.dumps(cb))
+    assert type(back) is SharpnessTracker and back.every == 3 and back.lrs == []

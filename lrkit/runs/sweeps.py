@@ -14,7 +14,7 @@ from typing import Callable, Iterable
 import numpy as np
 import torch
 
-from lrkit.core.cache import ResultCache
+from lrkit.core.cache import ResultCache, load_result, store_payload
 from lrkit.core.models import OptName
 from lrkit.methods.curve_stats import STATISTICS
 from lrkit.methods.range_test import FinderResult, FinderSettings, find_lr
@@ -117,9 +117,9 @@ def run_sweep(spec: SweepSpec, batch_sizes: Iterable[int], seeds: Iterable[int],
     cells, skipped, computed = {}, {}, []
     todo = []
     for cell in cells_wanted:
-        payload = None if recompute else cache.get("finder", spec.cell_settings(*cell))
-        if payload is not None:
-            cells[cell] = FinderResult.from_dict(payload)
+        stored = None if recompute else load_result(FinderResult, spec.cell_settings(*cell), cache, kind="finder")
+        if stored is not None:
+            cells[cell] = stored
         else:
             todo.append(cell)
     if not compute:
@@ -140,7 +140,7 @@ def run_sweep(spec: SweepSpec, batch_sizes: Iterable[int], seeds: Iterable[int],
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
             continue
-        cache.put("finder", spec.cell_settings(bs, seed), result.to_dict())
+        store_payload(cache, "finder", spec.cell_settings(bs, seed), result.to_dict())
         cells[(bs, seed)] = result
         computed.append((bs, seed))
     return SweepResult(spec, cells, skipped, tuple(computed))

@@ -243,3 +243,37 @@ def test_a_sweep_into_a_cache_that_cannot_be_written_warns_and_keeps_its_results
     with pytest.warns(CorruptCacheWarning, match="Could not store the result"):
         sweep = run_sweep(SPEC, [8], [0], build=build, cache=ResultCache(blocked), progress=False)
     assert sweep.computed == ((8, 0),) and sweep.cells[(8, 0)].lrs
+
+
+def test_lr_max_is_read_from_the_dip_or_else_from_the_take_off():
+    from lrkit.methods.curve_stats import pick_lr_max
+    from lrkit.methods.range_test import FinderResult
+
+    lrs = tuple(10.0 ** (-7 + k / 2) for k in range(20))
+
+    def curve(losses, minimum):
+        return FinderResult(lrs=lrs, losses=losses, raw_losses=losses, stop_reason="diverged",
+                            settings=FinderSettings(num_it=20), suggestions={"minimum": minimum})
+
+    dips = curve((1.0,) * 3 + (1.0, 0.95, 0.8, 0.6, 0.5, 0.7, 1.5, 2.5) + (3.0,) * 9, minimum=lrs[7] / 10)
+    assert pick_lr_max(dips) == lrs[7] / 10  # fell by half: fastai's minimum
+    flat = curve((1.0,) * 3 + (0.99, 1.01, 0.98, 1.0, 1.02, 1.3, 2.5) + (3.0,) * 10, minimum=lrs[5] / 10)
+    assert pick_lr_max(flat) == lrs[9] / 10  # a 2% dip is noise: a tenth of where the loss took off (2.5 > 2 x 1.0)
+
+
+def test_a_sweeps_trend_and_slope_are_read_seed_by_seed(tmp_path, build):
+    from lrkit.methods.range_test import FinderResult
+    from lrkit.runs.sweeps import SweepResult, log_slopes, per_seed, sweep_trend
+
+    def cell(bs, seed, lr):
+        return FinderResult(lrs=(lr,), losses=(1.0,), raw_losses=(1.0,), stop_reason="num_it",
+                            settings=FinderSettings(), suggestions={"valley": lr}, batch_size=bs, seed=seed)
+
+    cells = {(bs, s): cell(bs, s, 1e-3 * bs * (1 + 0.1 * s)) for bs in (4, 8, 16) for s in (0, 1, 2)}
+    cells[(8, 2)] = cell(8, 2, float("nan"))  # a seed without a value everywhere is left out
+    sweep = SweepResult(SPEC, cells, {}, ())
+    valley = lambda r: r.suggestions["valley"]  # noqa: E731
+    assert sorted(per_seed(sweep, valley)) == [0, 1]
+    assert log_slopes(sweep, valley) == {0: pytest.approx(1.0), 1: pytest.approx(1.0)}  # LR ~ B
+    trend = sweep_trend(sweep, valley, "valley rises with the batch size")
+    assert trend.effects == (1.0, 1.0)

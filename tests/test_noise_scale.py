@@ -71,3 +71,13 @@ def test_noise_scale_curve_fit_recovers_both_parameters():
     b = np.array([4, 8, 16, 32, 64, 128])
     lr_max, b_noise = fit_noise_scale_curve(b, noise_scale_lr(b, 0.8, 24.0))
     assert lr_max == pytest.approx(0.8, rel=0.01) and b_noise == pytest.approx(24.0, rel=0.01)
+
+
+def test_a_fit_at_the_bound_of_its_range_is_no_bend():
+    from lrkit.methods.noise_scale import bend_found, fit_noise_scale_curve
+
+    b = np.array([4, 8, 16, 32, 64])
+    assert bend_found(b, fit_noise_scale_curve(b, noise_scale_lr(b, 0.8, 24.0))[1])
+    steeper_than_linear = 1e-4 * b ** 1.4  # what a sweep may measure: no bend, growth beyond linear
+    _, b_fit = fit_noise_scale_curve(b, steeper_than_linear)
+    assert b_fit == pytest.approx(64 * 100, rel=1e-3) and not bend_found(b, b_fit)

@@ -297,3 +297,21 @@ def test_plateau_panel_trains_with_its_settings_and_draws_beside_the_stored_runs
     assert _lines(panel.figure.axes[1]) == ["constant", "mine"]
     panel.clear_button.click()
     assert _lines(panel.figure.axes[1]) == ["constant"]
+
+
+def test_final_metric_against_lr_draws_every_seed_and_the_median():
+    from lrkit.runs.training import FitResult
+    from lrkit.show.training_plots import plot_final_vs_lr
+
+    def run(acc):
+        return FitResult("r", 1e-3, "fit", (1.0,), (1.0,), (0.5, acc), (1.0,), False)
+
+    sweep = {"1cycle": {1e-3: [run(0.8), run(0.9), run(0.85)], 1e-2: [run(0.7), run(0.75), run(0.6)]},
+             "constant": {1e-3: [run(0.5), run(0.6), run(0.55)], 1e-2: [run(0.2), run(0.3), run(0.1)]}}
+    ax = plot_final_vs_lr(sweep, mark={"range test": 3e-3})
+    medians = [line for line in ax.lines if line.get_linestyle() == "-"]
+    assert [list(line.get_ydata()) for line in medians] == [[0.85, 0.7], [0.55, 0.2]]
+    assert sum(len(line.get_xdata()) for line in ax.lines if line.get_marker() == "o") == 12  # every seed
+    assert ax.get_xscale() == "log" and ax.get_ylabel() == "final accuracy"
+    with pytest.raises(ValueError, match="metric 'accuracy' or 'valid_loss'"):
+        plot_final_vs_lr(sweep, "train_loss")

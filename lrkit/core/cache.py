@@ -21,8 +21,9 @@ __all__ = ["ResultCache", "CorruptCacheWarning", "cache_home", "settings_key", "
 
 SCHEMA = 1
 # Part of every key: bump it when a change makes stored results differ from what the code computes now,
-# so nobody is shown an old result (2: the range test on a Learner runs its callbacks).
-RESULTS_VERSION = 2
+# so nobody is shown an old result (2: the range test on a Learner runs its callbacks; 3: scikit-learn's
+# split of the silhouettes, like-for-like optimizers, the step Prodigy took, sharpness at a saddle).
+RESULTS_VERSION = 3
 
 
 class CorruptCacheWarning(UserWarning):

@@ -40,7 +40,7 @@ PROFILES: dict[str, Profile] = {
         description="tiny: each notebook runs in about a minute on 2 CPU cores",
     ),
     "cpu": Profile(
-        name="cpu", n_train=4800, n_valid=1200, num_it=100, seeds=(0, 1, 2), epochs=3,
+        name="cpu", n_train=4800, n_valid=1200, num_it=100, seeds=(0, 1, 2, 3, 4), epochs=3,
         batch_sizes=(64, 32, 16, 8, 4),
         description="default without a GPU: each effect shown clearly within minutes",
     ),

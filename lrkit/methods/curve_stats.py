@@ -8,7 +8,7 @@ import numpy as np
 
 from lrkit.methods.range_test import FinderResult
 
-__all__ = ["curve_noise", "divergence_lr", "STATISTICS"]
+__all__ = ["curve_noise", "divergence_lr", "pick_lr_max", "STATISTICS"]
 
 
 def curve_noise(result: FinderResult, frac: float = 0.5) -> float:
@@ -39,3 +39,15 @@ STATISTICS: dict[str, Callable[[FinderResult], float | None]] = {
     "steep": lambda r: r.suggestions.get("steep"),
     "take-off LR (loss x2)": lambda r: divergence_lr(r),
 }
+
+
+def pick_lr_max(result: FinderResult, drop: float = 0.05) -> float | None:
+    """An ``lr_max`` for 1cycle read off a range test: fastai's ``minimum`` (a tenth of the LR at the
+    lowest smoothed loss) when the curve falls by at least ``drop`` (a fraction) below its level at
+    the start of the schedule's second tenth; otherwise the lowest point is noise on a flat curve,
+    and a tenth of the LR where the loss takes off (:func:`divergence_lr`) is the pick."""
+    start = result.losses[min(len(result.losses) - 1, result.settings.num_it // 10)]
+    if min(result.losses) < (1 - drop) * start and result.suggestions.get("minimum") is not None:
+        return result.suggestions["minimum"]
+    take_off = divergence_lr(result)
+    return None if take_off is None else take_off / 10

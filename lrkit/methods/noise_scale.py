@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 __all__ = ["NoiseScale", "noise_scale_from_norms", "estimate_noise_scale", "fit_power_law",
-           "noise_scale_lr", "fit_noise_scale_lr", "fit_noise_scale_curve"]
+           "noise_scale_lr", "fit_noise_scale_lr", "fit_noise_scale_curve", "bend_found", "FIT_SPAN"]
 
 
 @dataclass(frozen=True)
@@ -92,17 +92,28 @@ def fit_noise_scale_lr(batch_sizes: Sequence[float], lrs: Sequence[float], b_noi
     return float(np.exp(np.mean(np.log(lr) + np.log(1 + b_noise / b))))
 
 
+FIT_SPAN = 100  # B_noise is searched from min(B) / FIT_SPAN to max(B) * FIT_SPAN
+
+
+def bend_found(batch_sizes: Sequence[float], b_noise: float) -> bool:
+    """Whether a fitted B_noise lies inside its search range: at a bound the measured LRs showed no
+    bend (at the upper one, growth at least linear throughout; at the lower one, flat throughout)."""
+    b = np.asarray(batch_sizes, float)
+    return bool(b.min() / FIT_SPAN * 1.01 < b_noise < b.max() * FIT_SPAN / 1.01)
+
+
 def fit_noise_scale_curve(batch_sizes: Sequence[float], lrs: Sequence[float]) -> tuple[float, float]:
     """Fit both LR_max and B_noise of LR_max / (1 + B_noise / B) to measured LRs: least squares in
-    log space (SciPy's ``curve_fit``), B_noise bounded to [min(B) / 100, max(B) * 100]. A B_noise at
-    a bound means the measured LRs show no bend in that range. Returns (lr_max, b_noise)."""
+    log space (SciPy's ``curve_fit``), B_noise bounded to [min(B) / FIT_SPAN, max(B) * FIT_SPAN]. A
+    B_noise at a bound means the measured LRs show no bend in that range (:func:`bend_found`).
+    Returns (lr_max, b_noise)."""
     from scipy.optimize import curve_fit
 
     b, lr = np.asarray(batch_sizes, float), np.asarray(lrs, float)
     if len(b) < 2 or len(b) != len(lr) or not (np.all(b > 0) and np.all(lr > 0)):
         raise ValueError(f"Expected at least two positive batch sizes with a positive LR each, got {list(b)} "
                          f"and {list(lr)}")
-    lo, hi = np.log(b.min() / 100), np.log(b.max() * 100)
+    lo, hi = np.log(b.min() / FIT_SPAN), np.log(b.max() * FIT_SPAN)
 
     def log_lr(bs, log_lr_max, log_b_noise):
         return log_lr_max - np.log1p(np.exp(log_b_noise) / bs)

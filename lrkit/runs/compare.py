@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterable, Literal, Mapping
 
 import numpy as np
 
+from lrkit.runs.claims import Claim, paired_claim
 from lrkit.runs.training import FitResult
 
-__all__ = ["run_conditions", "cached_conditions", "median_history", "summary_rows"]
+__all__ = ["run_conditions", "cached_conditions", "median_history", "summary_rows", "condition_claim"]
 
 
 def run_conditions(train: Callable[..., FitResult], conditions: Mapping[str, dict], seeds: Iterable[int],
@@ -74,3 +75,21 @@ def summary_rows(grid: Mapping[str, list[FitResult]]) -> dict[str, dict[str, flo
                        "best valid loss (median)": min(m.valid_loss), "seconds per epoch": float(np.mean(m.seconds)),
                        "seeds": len(results)}
     return rows
+
+
+Metric = Literal["accuracy", "valid_loss"]
+
+
+def condition_claim(grid: Mapping[str, list[FitResult]], better: str, worse: str, *, metric: Metric = "accuracy",
+                    statement: str | None = None, margin: float = 0.0) -> Claim:
+    """"``better`` beats ``worse``" at the end of training, paired seed by seed (both lists of runs in
+    the same seed order, as :func:`run_conditions` returns them): accuracy in points, or validation
+    loss (lower is better)."""
+    a, b = grid[better], grid[worse]
+    if len(a) != len(b):
+        raise ValueError(f"Expected the same seeds for both conditions, got {len(a)} runs of {better!r} and "
+                         f"{len(b)} of {worse!r}")
+    final = (lambda r: r.final_accuracy) if metric == "accuracy" else (lambda r: r.valid_loss[-1])
+    text = statement or f"{better} beats {worse} ({'final accuracy' if metric == 'accuracy' else 'final valid loss'})"
+    return paired_claim(text, [final(r) for r in a], [final(r) for r in b], higher_is_better=metric == "accuracy",
+                        margin=margin, unit="points" if metric == "accuracy" else "", scale=100 if metric == "accuracy" else 1)

@@ -18,11 +18,12 @@ from lrkit.core.cache import ResultCache, load_result, store_payload
 from lrkit.core.models import OptName
 from lrkit.methods.curve_stats import STATISTICS
 from lrkit.methods.range_test import FinderResult, FinderSettings, find_lr
+from lrkit.runs.claims import Claim, trend_claim
 
 CELL_FORMAT = 1  # raise when a change to the finder or the training changes what a cell holds
 
 __all__ = ["SweepSpec", "SweepResult", "run_sweep", "pretrain", "is_out_of_memory",
-           "rank_correlations"]
+           "rank_correlations", "per_seed", "sweep_trend", "log_slopes"]
 
 
 @dataclass(frozen=True)
@@ -144,3 +145,28 @@ def run_sweep(spec: SweepSpec, batch_sizes: Iterable[int], seeds: Iterable[int],
         cells[(bs, seed)] = result
         computed.append((bs, seed))
     return SweepResult(spec, cells, skipped, tuple(computed))
+
+
+def per_seed(sweep: SweepResult, statistic: Callable[[FinderResult], float | None]) -> dict[int, list[float]]:
+    """``statistic`` at every batch size (in ``sweep.batch_sizes`` order), for each seed that has a
+    finite value at all of them."""
+    seeds = sorted({s for _, s in sweep.cells})
+    out = {}
+    for seed in seeds:
+        vals = [statistic(sweep.cells[(bs, seed)]) if (bs, seed) in sweep.cells else None for bs in sweep.batch_sizes]
+        if all(v is not None and np.isfinite(v) for v in vals):
+            out[seed] = [float(v) for v in vals]
+    return out
+
+
+def sweep_trend(sweep: SweepResult, statistic: Callable[[FinderResult], float | None], statement: str, *,
+                rising: bool = True) -> Claim:
+    """"``statistic`` rises (falls) with the batch size", from each seed's own rank correlation."""
+    return trend_claim(statement, sweep.batch_sizes, list(per_seed(sweep, statistic).values()), rising=rising)
+
+
+def log_slopes(sweep: SweepResult, statistic: Callable[[FinderResult], float | None]) -> dict[int, float]:
+    """For each seed, the slope of log(statistic) against log(batch size): 1 is the linear rule, 0.5
+    the square-root rule, 0 no effect."""
+    logb = np.log(sweep.batch_sizes)
+    return {seed: float(np.polyfit(logb, np.log(v), 1)[0]) for seed, v in per_seed(sweep, statistic).items()}

@@ -56,7 +56,8 @@ def plot_lr_vs_batch(per_seed: dict[int, Sequence[float]], ax: Axes | None = Non
     """Chosen LR against batch size on log-log axes: every seed, the median, and the linear
     (LR ~ B) and square-root (LR ~ sqrt(B)) rules fitted to the medians; with ``b_noise``, the
     noise-scale prediction LR_max / (1 + B_noise / B)."""
-    from lrkit.methods.noise_scale import fit_noise_scale_curve, fit_noise_scale_lr, fit_power_law, noise_scale_lr
+    from lrkit.methods.noise_scale import (bend_found, fit_noise_scale_curve, fit_noise_scale_lr, fit_power_law,
+                                           noise_scale_lr)
 
     ax = ax_or_new(ax)
     bs = np.asarray(sorted(per_seed), float)
@@ -74,13 +75,14 @@ def plot_lr_vs_batch(per_seed: dict[int, Sequence[float]], ax: Axes | None = Non
         ax.plot(grid, noise_scale_lr(grid, lr_max, b_noise), ":", color="tab:red", lw=2,
                 label=f"measured noise scale: LR_max/(1 + {b_noise:.0f}/B)")
         lr_max_fit, b_fit = fit_noise_scale_curve(bs, med)
-        ax.plot(grid, noise_scale_lr(grid, lr_max_fit, b_fit), "-.", color="tab:purple",
-                label=f"same shape, fitted: LR_max/(1 + {b_fit:.0f}/B)")
+        fitted = (f"same shape, fitted: LR_max/(1 + {b_fit:.0f}/B)" if bend_found(bs, b_fit) else
+                  "same shape, fitted: no bend in these batch sizes")
+        ax.plot(grid, noise_scale_lr(grid, lr_max_fit, b_fit), "-.", color="tab:purple", label=fitted)
     ax.set(xscale="log", yscale="log", xlabel="batch size", ylabel=ylabel,
            title=f"fitted slope on log-log axes: {p:.2f}")
     ax.set_xticks(bs, [str(int(b)) for b in bs])
     ax.minorticks_off()
-    ax.legend(loc="upper left")
+    ax.legend(loc="lower right", fontsize="small")
     return ax
 
 

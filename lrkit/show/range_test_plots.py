@@ -42,7 +42,7 @@ def plot_lr_find(result: FinderResult, ax: Axes | None = None, *, methods: Itera
         # on an overlay each curve's marks take the curve's colour, ringed in the method's
         ax.plot(mark_lr, mark_loss, "o", color=color or SUGGESTION_COLORS.get(m), ms=7,
                 markeredgecolor=SUGGESTION_COLORS.get(m), markeredgewidth=2,
-                label=f"{m}: {result.suggestions[m]:.2e}")
+                label=_mark_label(m, result.suggestions[m], mark_lr))
     ax.set(xscale="log", xlabel="learning rate (log scale)", ylabel="loss")
     _limit_y(ax, result.losses[:end])
     if previous_ylim is not None:
@@ -58,6 +58,12 @@ def _limit_y(ax: Axes, losses: Sequence[float]) -> None:
     if len(finite):
         lo, start = finite.min(), finite[: max(1, len(finite) // 10)].mean()
         ax.set_ylim(lo - 0.1 * (start - lo + 1e-3), max(start, lo) + 0.6 * (start - lo + 1e-3))
+
+
+def _mark_label(method: str, lr: float, mark_lr: float) -> str:
+    """The suggestion, and where the dot is when it is not at the suggested LR (``minimum``: a tenth of it)."""
+    same = abs(mark_lr / lr - 1) < 1e-6
+    return f"{method}: {lr:.2e}" if same else f"{method}: {lr:.2e} (dot: lowest loss, at {mark_lr:.2e})"
 
 
 def plot_seed_spread(spread: SeedSpread, ax: Axes | None = None, *, method: str | Iterable[str] = "valley",

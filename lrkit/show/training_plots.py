@@ -10,7 +10,8 @@ from matplotlib.axes import Axes
 from lrkit.runs.training import FitResult
 from lrkit.show.axes import SUGGESTION_COLORS, ax_or_new
 
-__all__ = ["plot_fit_histories", "plot_schedule", "plot_lr_per_epoch", "plot_group_lrs", "plot_group_schedules", "plot_effective_lrs", "plot_branch_lrs"]
+__all__ = ["plot_fit_histories", "plot_schedule", "plot_lr_per_epoch", "plot_group_lrs", "plot_group_schedules", "plot_effective_lrs", "plot_branch_lrs",
+           "plot_final_vs_lr"]
 
 
 def plot_fit_histories(results: Sequence[FitResult], metric: str = "accuracy", ax: Axes | None = None, *,
@@ -123,4 +124,29 @@ def plot_branch_lrs(branches: Sequence[FitResult], ax: Axes | None = None) -> Ax
     ax.set(xlabel="iteration", ylabel="learning rate")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize="small")
+    return ax
+
+
+def plot_final_vs_lr(sweep: dict[str, dict[float, Sequence[FitResult]]], metric: str = "accuracy",
+                     ax: Axes | None = None, *, mark: dict[str, float] | None = None) -> Axes:
+    """The final ``metric`` of each condition against the LR it trained at: one dot per seed and the
+    median as a line, so the spread over seeds is as visible as the trend. ``sweep[label][lr]`` holds
+    the runs of one condition at one LR; ``mark`` draws named LRs as vertical lines."""
+    if metric not in ("accuracy", "valid_loss"):
+        raise ValueError(f"Expected metric 'accuracy' or 'valid_loss', got {metric!r}")
+    ax = ax_or_new(ax)
+    for i, (label, by_lr) in enumerate(sweep.items()):
+        color = f"C{i}"
+        lrs = sorted(by_lr)
+        finals = [[getattr(r, metric)[-1] for r in by_lr[lr]] for lr in lrs]
+        for lr, values in zip(lrs, finals):
+            ax.plot([lr] * len(values), values, "o", color=color, alpha=0.35, ms=4)
+        ax.plot(lrs, [float(np.median(v)) for v in finals], "-", color=color, lw=2,
+                label=f"{label} (median, dots: seeds)")
+    for name, lr in (mark or {}).items():
+        ax.axvline(lr, color="0.5", ls=":", lw=1)
+        ax.annotate(name, (lr, 1), xycoords=("data", "axes fraction"), xytext=(3, -12), textcoords="offset points",
+                    fontsize=8, color="0.4")
+    ax.set(xscale="log", xlabel="learning rate (log scale)", ylabel=f"final {metric.replace('_', ' ')}")
+    ax.legend(loc="best")
     return ax

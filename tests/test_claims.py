@@ -10,7 +10,7 @@ def test_a_clear_win_on_every_seed_is_shown():
                      unit="points", scale=100)
     assert c.verdict == "shown" and c.agree == 5
     assert c.interval[0] > 0 and c.mean == pytest.approx(0.022)
-    assert c.render() == ("A beats B: +2.2 points, in 5 of 5 paired seeds, 95% interval "
+    assert c.render() == ("A beats B: +2.2 points, 5 of 5 paired seeds on the claimed side, 95% interval "
                           f"{c.interval[0] * 100:+.2g} to {c.interval[1] * 100:+.2g}: shown here")
 
 
@@ -27,6 +27,8 @@ def test_the_opposite_is_called_so_and_lower_is_better_flips_the_sign():
 
 def test_a_margin_must_be_exceeded():
     a, b = [1.0, 1.0, 1.0], [0.99, 0.99, 0.99]
+    close = paired_claim("A is within 5 points of B", b, a, margin=-0.05, unit="points", scale=100)
+    assert close.verdict == "shown" and "3 of 3 paired seeds past -5 points" in close.render()
     assert paired_claim("A beats B by over 5 points", a, b, margin=0.05).verdict == "opposite"
     assert paired_claim("A beats B", a, b).verdict == "shown"
 
@@ -81,7 +83,7 @@ def test_a_condition_claim_pairs_the_runs_seed_by_seed():
             "constant": [_run("constant", a, l) for a, l in [(0.84, 0.43), (0.84, 0.42), (0.85, 0.44)]]}
     acc = condition_claim(grid, "1cycle", "constant")
     assert acc.effects == pytest.approx((0.02, 0.01, 0.02)) and acc.unit == "points"
-    assert acc.render().startswith("1cycle beats constant (final accuracy): +1.7 points, in 3 of 3 paired seeds")
+    assert acc.render().startswith("1cycle beats constant (final accuracy): +1.7 points, 3 of 3 paired seeds on the")
     loss = condition_claim(grid, "1cycle", "constant", metric="valid_loss")
     assert loss.effects == pytest.approx((0.03, 0.01, 0.05)) and loss.verdict == "shown"
     with pytest.raises(ValueError, match="same seeds"):

@@ -207,8 +207,13 @@ def test_lr_vs_batch_plot_fits_both_rules():
     labels = _lines(ax)
     assert "linear: LR ~ B" in labels and "square root: LR ~ sqrt(B)" in labels
     assert any(l.startswith("measured noise scale:") for l in labels)
-    assert any(l.startswith("same shape, fitted:") for l in labels)
+    # linear data: the noise-scale shape's fit runs to the bound of its range (no bend), and its line,
+    # which would lie on the linear rule's, is not drawn
+    assert not any(l.startswith("same shape, fitted:") for l in labels)
     assert ax.get_title() == "fitted slope on log-log axes: 1.00"
+    bent = {b: [float(0.05 / (1 + 16 / b))] for b in (4, 8, 16, 32, 64)}  # LR_max / (1 + 16/B)
+    labels = _lines(plot_lr_vs_batch(bent, ax=Figure().add_subplot(), b_noise=300))
+    assert "same shape, fitted: LR_max/(1 + 16/B)" in labels
 
 
 def test_finder_panel_picture_controls_also_act_on_several_seeds(build, results):

@@ -49,11 +49,12 @@ class Claim:
         return int(sum(e > self.margin for e in self.effects))
 
     def render(self) -> str:
-        """E.g. ``1cycle beats constant: +0.4 points, in 4 of 5 paired seeds, 95% interval -0.1 to
-        +0.9: not shown here``."""
+        """E.g. ``1cycle beats constant: +0.4 points, 4 of 5 paired seeds on the claimed side, 95% interval
+        -0.1 to +0.9: not shown here``. The effect is positive where the statement holds."""
         s, u = self.scale, f" {self.unit}" if self.unit else ""
         lo, hi = self.interval
-        return (f"{self.statement}: {self.mean * s:+.2g}{u}, in {self.agree} of {len(self.effects)} paired seeds, "
+        side = f"past {self.margin * s:+.2g}{u}" if self.margin else "on the claimed side"
+        return (f"{self.statement}: {self.mean * s:+.2g}{u}, {self.agree} of {len(self.effects)} paired seeds {side}, "
                 f"95% interval {lo * s:+.2g} to {hi * s:+.2g}: {self.verdict} here")
 
     def __str__(self) -> str:

@@ -75,9 +75,9 @@ def plot_lr_vs_batch(per_seed: dict[int, Sequence[float]], ax: Axes | None = Non
         ax.plot(grid, noise_scale_lr(grid, lr_max, b_noise), ":", color="tab:red", lw=2,
                 label=f"measured noise scale: LR_max/(1 + {b_noise:.0f}/B)")
         lr_max_fit, b_fit = fit_noise_scale_curve(bs, med)
-        fitted = (f"same shape, fitted: LR_max/(1 + {b_fit:.0f}/B)" if bend_found(bs, b_fit) else
-                  "same shape, fitted: no bend in these batch sizes")
-        ax.plot(grid, noise_scale_lr(grid, lr_max_fit, b_fit), "-.", color="tab:purple", label=fitted)
+        if bend_found(bs, b_fit):  # at a bound the fitted shape is the linear rule's line: not drawn twice
+            ax.plot(grid, noise_scale_lr(grid, lr_max_fit, b_fit), "-.", color="tab:purple",
+                    label=f"same shape, fitted: LR_max/(1 + {b_fit:.0f}/B)")
     ax.set(xscale="log", yscale="log", xlabel="batch size", ylabel=ylabel,
            title=f"fitted slope on log-log axes: {p:.2f}")
     ax.set_xticks(bs, [str(int(b)) for b in bs])
@@ -97,5 +97,5 @@ def plot_noise_vs_batch(noise: dict[int, float], ax: Axes | None = None) -> Axes
     ax.set(xscale="log", yscale="log", xlabel="batch size", ylabel="step-to-step noise of the raw loss")
     ax.set_xticks(bs, [str(int(b)) for b in bs])
     ax.minorticks_off()
-    ax.legend()
+    ax.legend(loc="lower left")
     return ax

@@ -56,16 +56,16 @@ def plot_schedule(lrs: Sequence[float], moms: Sequence[float] | None = None, ax:
 
 
 def plot_lr_per_epoch(results: Sequence[FitResult], ax: Axes | None = None) -> Axes:
-    """The LR in force at the end of each epoch, one line per run (log scale), drops marked."""
+    """The LR in force at the end of each epoch, one step per epoch (log scale); a drop by a factor of
+    two or more is labelled, between the epoch before it and the epoch after."""
     ax = ax_or_new(ax)
     for r in results:
         lrs = r.lr_per_epoch
-        epochs = np.arange(1, len(lrs) + 1)
-        line, = ax.step(epochs, lrs, where="post", label=r.label)
+        line = ax.stairs(lrs, np.arange(0.5, len(lrs) + 1), baseline=None, label=r.label, lw=1.5)
         for e in range(1, len(lrs)):
-            if lrs[e] < lrs[e - 1]:
-                ax.annotate(f"LR / {lrs[e - 1] / lrs[e]:.0f}", (epochs[e], lrs[e]), textcoords="offset points",
-                            xytext=(4, 8), color=line.get_color())
+            if lrs[e] <= lrs[e - 1] / 2:
+                ax.annotate(f"LR / {lrs[e - 1] / lrs[e]:.0f}", (e + 0.5, lrs[e]), textcoords="offset points",
+                            xytext=(4, 8), color=line.get_edgecolor())
     ax.set(yscale="log", xlabel="epoch", ylabel="learning rate")
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.legend()
@@ -106,10 +106,10 @@ def plot_effective_lrs(runs: Sequence[FitResult], ax: Axes | None = None, *,
     ax = ax_or_new(ax)
     for r in runs:
         ax.plot(np.arange(len(r.effective_lrs)), r.effective_lrs, label=r.label)
-    for method, lr in (suggestions or {}).items():
+    # grey, not the suggestions' own colours, which the runs' colours would repeat
+    for (method, lr), style in zip((suggestions or {}).items(), ("--", ":", "-.")):
         if lr is not None:
-            ax.axhline(lr, color=SUGGESTION_COLORS.get(method, "0.4"), ls="--", lw=1,
-                       label=f"range test: {method} {lr:.1e}")
+            ax.axhline(lr, color="0.35", ls=style, lw=1.2, label=f"range test: {method} {lr:.1e}")
     ax.set(yscale="log", xlabel="iteration", ylabel="effective learning rate")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize="small")
@@ -139,8 +139,9 @@ def plot_final_vs_lr(sweep: dict[str, dict[float, Sequence[FitResult]]], metric:
         color = f"C{i}"
         lrs = sorted(by_lr)
         finals = [[getattr(r, metric)[-1] for r in by_lr[lr]] for lr in lrs]
+        shift = 1 + 0.04 * (i - (len(sweep) - 1) / 2)  # side by side, so one LR's seeds do not overlap
         for lr, values in zip(lrs, finals):
-            ax.plot([lr] * len(values), values, "o", color=color, alpha=0.35, ms=4)
+            ax.plot([lr * shift] * len(values), values, "o", color=color, alpha=0.35, ms=4)
         ax.plot(lrs, [float(np.median(v)) for v in finals], "-", color=color, lw=2,
                 label=f"{label} (median, dots: seeds)")
     for name, lr in (mark or {}).items():
@@ -148,5 +149,8 @@ def plot_final_vs_lr(sweep: dict[str, dict[float, Sequence[FitResult]]], metric:
         ax.annotate(name, (lr, 1), xycoords=("data", "axes fraction"), xytext=(3, -12), textcoords="offset points",
                     fontsize=8, color="0.4")
     ax.set(xscale="log", xlabel="learning rate (log scale)", ylabel=f"final {metric.replace('_', ' ')}")
+    tried = sorted({lr for by_lr in sweep.values() for lr in by_lr})
+    ax.set_xticks(tried, [f"{lr:.1e}" for lr in tried])  # the LRs run, not a log grid between them
+    ax.minorticks_off()
     ax.legend(loc="best")
     return ax

@@ -52,11 +52,13 @@ def plot_lr_find(result: FinderResult, ax: Axes | None = None, *, methods: Itera
     return ax
 
 
-def _limit_y(ax: Axes, losses: Sequence[float]) -> None:
-    """Keep the interesting part in view when the loss explodes at the end."""
+def _limit_y(ax: Axes, losses: Sequence[float], floor: float | None = None) -> None:
+    """Keep the interesting part in view when the loss explodes at the end (down to ``floor`` when
+    given: the lowest of several curves drawn around ``losses``)."""
     finite = np.asarray([l for l in losses if np.isfinite(l)])
     if len(finite):
         lo, start = finite.min(), finite[: max(1, len(finite) // 10)].mean()
+        lo = lo if floor is None or not np.isfinite(floor) else min(lo, floor)
         ax.set_ylim(lo - 0.1 * (start - lo + 1e-3), max(start, lo) + 0.6 * (start - lo + 1e-3))
 
 
@@ -83,6 +85,7 @@ def plot_seed_spread(spread: SeedSpread, ax: Axes | None = None, *, method: str 
         for i, v in enumerate(spread.suggestions(m)):
             ax.axvline(v, color=SUGGESTION_COLORS.get(m, "k"), lw=1, alpha=0.7, label=f"{m} per seed" if i == 0 else None)
     ax.set(xscale="log", xlabel="learning rate (log scale)", ylabel="smoothed loss")
-    _limit_y(ax, spread.median[:end])
+    lowest = min((l for r in spread.results for l in r.losses[:-skip_end or None] if np.isfinite(l)), default=None)
+    _limit_y(ax, spread.median[:end], floor=lowest)  # every seed's curve stays in view
     ax.legend(loc="lower left")
     return ax

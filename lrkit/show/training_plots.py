@@ -82,7 +82,7 @@ def plot_group_lrs(lrs: Sequence[float], names: Sequence[str], ax: Axes | None =
     for xi, lr in zip(x, lrs):
         ax.annotate(f"{lr:.1e}", (xi, lr), ha="center", va="bottom", textcoords="offset points", xytext=(0, 3))
     ax.set(yscale="log", ylabel="learning rate", xticks=x)
-    ax.set_xticklabels(names)
+    ax.set_xticklabels([n.replace(" + ", "\n+ ") for n in names])  # long group names on two lines
     ax.set_ylim(min(lrs) / 3, max(lrs) * 4)
     if trainable is not None and not all(trainable):
         ax.set_title("grey: frozen group (only its batch-norm layers train)")

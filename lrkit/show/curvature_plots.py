@@ -91,7 +91,7 @@ def plot_sharpness_runs(runs: Sequence, ax: Axes | None = None) -> Axes:
         ax.plot(run.steps, run.sharpness, "-o", ms=3, color=color, label=f"lr {run.lr:g}")
         ax.axhline(run.edge, color=color, ls="--", lw=1)
     ax.set(xlabel="step", ylabel="sharpness (top Hessian eigenvalue)",
-           title="sharpness reaches the edge 2/lr (dashed) and hovers near it")
+           title="sharpness against its edge 2/lr (dashed)")
     ax.legend()
     return ax
 
@@ -101,7 +101,7 @@ def plot_loss_runs(runs: Sequence, ax: Axes | None = None) -> Axes:
     ax = ax_or_new(ax)
     for i, run in enumerate(runs):
         ax.plot(np.arange(len(run.loss)), run.loss, color=f"C{i}", lw=1, label=f"lr {run.lr:g}")
-    ax.set(yscale="log", xlabel="step", ylabel="training loss", title="the loss keeps falling, not monotonically")
+    ax.set(yscale="log", xlabel="step", ylabel="training loss", title="training loss, step by step")
     ax.legend()
     return ax
 

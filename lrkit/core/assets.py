@@ -92,10 +92,13 @@ def _has_all(folder: Path) -> bool:
 
 def _intact(folder: Path) -> bool:
     """All four files there, each with its pinned content (a copy is never trusted for being there)."""
+    if not _has_all(folder):
+        return False
     try:
-        return _has_all(folder) and _verify(folder) is None
+        _verify(folder)
     except DatasetMissingError:
         return False
+    return True
 
 
 @contextmanager

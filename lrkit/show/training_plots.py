@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.axes import Axes
 
 from lrkit.runs.training import FitResult
-from lrkit.show.axes import SUGGESTION_COLORS, ax_or_new
+from lrkit.show.axes import ax_or_new
 
 __all__ = ["plot_fit_histories", "plot_schedule", "plot_lr_per_epoch", "plot_group_lrs", "plot_group_schedules", "plot_effective_lrs", "plot_branch_lrs",
            "plot_final_vs_lr"]

@@ -11,7 +11,7 @@ PROFILE ?= cpu
 TEST_WORKERS ?= 2
 XDIST := -n $(TEST_WORKERS) --no-loadscope-reorder
 
-.PHONY: env lab test test-unit test-notebooks test-browser browser slides precompute bench clean-env
+.PHONY: env lab test test-unit test-notebooks test-browser browser slides precompute bench gpu-cost clean-env
 
 env:  ## create (or reuse) the venv and fetch the offline data
 	@venv=$$(scripts/env.sh); $(ENV) "$$venv/bin/python" -m lrkit fetch
@@ -45,6 +45,9 @@ precompute: env  ## fill the result cache for a workshop: make precompute PROFIL
 
 test-notebooks: env
 	@venv=$$(scripts/env.sh); $(ENV) LRKIT_PROFILE=ci "$$venv/bin/python" -m pytest notebooks --nbval-lax $(XDIST) $(PYTEST_ARGS)
+
+gpu-cost: env  ## the gpu profile's estimated cost per notebook, from the dry run of make test
+	@venv=$$(scripts/env.sh); $(ENV) "$$venv/bin/python" scripts/gpu_cost.py
 
 bench: env  ## speed benchmarks: ratios measured side by side
 	@venv=$$(scripts/env.sh); $(ENV) "$$venv/bin/python" -m bench

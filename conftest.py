@@ -71,6 +71,13 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    dry = sorted((r.nodeid.rpartition("[")[2].rstrip("]"), dict(r.user_properties)["uncapped_examples"])
+                 for r in terminalreporter.stats.get("passed", [])
+                 if r.when == "call" and "uncapped_examples" in dict(r.user_properties))
+    if dry:  # tests/test_gpu_dry_run.py: what the uncapped gpu profile would train on, per notebook
+        terminalreporter.write_sep("-", "gpu profile dry run: training examples the uncapped run would process")
+        for notebook, examples in dry:
+            terminalreporter.write_line(f"{notebook:45} {examples:>14,}")
     added = getattr(config, "_lrkit_added", None)
     if added:
         terminalreporter.write_line(

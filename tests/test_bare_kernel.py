@@ -86,3 +86,30 @@ def test_first_cell_says_what_to_run_or_installs_on_a_hosted_service(bare):
     run = _nbval(bare, "00_setup_check.ipynb", COLAB_RELEASE_TAG="test")
     assert run.returncode == 0, run.stdout[-4000:]
     assert _installed(bare, "lrkit")
+
+
+@pytest.mark.slow
+def test_a_lesson_opened_on_its_own_installs_the_kit_from_its_source(bare):
+    """A lesson opened straight from a URL, with no checkout beside it: its first cell installs the kit
+    from $LRKIT_SOURCE (here a local copy of the checkout), or says the one thing to do."""
+    import shutil
+
+    _run([bare["py"], "-m", "pip", "uninstall", "--quiet", "--yes", "lrkit"], env=bare["env"])
+    alone = bare["tmp"] / "alone"
+    alone.mkdir()
+    shutil.copy(bare["src"] / "notebooks" / "00_setup_check.ipynb", alone)
+    ini = bare["tmp"] / "pytest.ini"
+    ini.write_text("[pytest]\n")
+
+    def nbval(**extra_env):
+        return _run([sys.executable, "-m", "pytest", "-c", ini, "--confcutdir", alone, "-p", "no:cacheprovider",
+                     "--nbval-lax", "--nbval-kernel-name", KERNEL, "-q", alone / "00_setup_check.ipynb"],
+                    env={**bare["env"], **extra_env}, check=False, cwd=bare["tmp"])
+
+    no_source = nbval()
+    assert no_source.returncode != 0 and "set LRKIT_SOURCE to the kit's git URL or folder" in no_source.stdout
+    assert not _installed(bare, "lrkit")
+
+    run = nbval(LRKIT_SOURCE=str(bare["src"]))
+    assert run.returncode == 0, run.stdout[-4000:]
+    assert _installed(bare, "lrkit") and sorted(p.name for p in alone.iterdir()) == ["00_setup_check.ipynb"]

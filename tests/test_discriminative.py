@@ -11,6 +11,7 @@ from torch import nn
 
 from lrkit.core.data import dataloaders
 from lrkit.methods.discriminative import GroupLRRecorder, group_lrs, group_states
+from lrkit.runs.training import fit_and_record
 from lrkit.methods.schedules import one_cycle, sample
 
 
@@ -63,6 +64,19 @@ def test_group_states_report_freezing(workdir):
     assert learn.model[0][1].weight.requires_grad and not learn.model[0][0].weight.requires_grad
     learn.unfreeze()
     assert all(s.trainable for s in group_states(learn))
+
+
+def test_drift_is_each_groups_relative_distance_moved(workdir):
+    learn = three_groups(workdir)
+    learn.train_bn = False  # so freezing the first group freezes its batch norm too
+    learn.freeze_to(1)
+    start = [[p.detach().clone() for p in g] for g in learn.splitter(learn.model)]
+    result = fit_and_record(learn, 1, slice(1e-4, 1e-2), method="one_cycle", progress=False)
+    by_hand = [float(torch.cat([(p.detach() - s).flatten() for p, s in zip(g, g0)]).norm()
+                     / torch.cat([s.flatten() for s in g0]).norm())
+               for g, g0 in zip(learn.splitter(learn.model), start)]
+    assert result.group_drift == pytest.approx(by_hand, rel=1e-5)
+    assert result.group_drift[0] == 0 and result.group_drift[1] > 0 and result.group_drift[2] > 0
 
 
 @pytest.mark.parametrize("bad", [slice(None), slice(1e-2, 1e-3), -1.0])

@@ -46,3 +46,20 @@ def test_the_rule_finds_decimals_and_percentages_and_spares_code_and_references(
     assert _prose_numbers("accuracy rose by 2.3 points, 10% of runs, lr 1e-3") == ["2.3", "10%", "1e-3"]
     assert _prose_numbers("Smith (arXiv 1803.09820) sets `lr_max=1e-2` and `div=25.0`") == []
     assert _prose_numbers("3 epochs, batch size 64") == []  # counts a lesson chooses, not measurements
+
+
+def test_every_first_cell_installs_from_the_source_pyproject_names():
+    """The kit names its source in one place, pyproject.toml's [project.urls] Source; a lesson opened
+    on its own has only its first cell, which carries that URL as the default of $LRKIT_SOURCE."""
+    import tomllib
+
+    project = tomllib.loads((NOTEBOOKS[0].parents[1] / "pyproject.toml").read_text())["project"]
+    url = project.get("urls", {}).get("Source", "")
+    blocks = set()
+    for notebook in NOTEBOOKS:
+        first = next(c for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code")
+        source = "".join(first["source"])
+        found = re.search(r'os\.environ\.get\("LRKIT_SOURCE", "([^"]*)"\)', source)
+        assert found and found.group(1) == url, (notebook.name, found and found.group(1), url)
+        blocks.add(source.split("\nimport lrkit\n")[0])
+    assert len(blocks) == 1, "the setup lines differ between lessons"

@@ -197,6 +197,9 @@ def test_batch_size_panel_draws_from_the_cache_and_computes_only_what_is_missing
     assert built == [(16, 0)] and _lines(panel.figure.axes[0]) == ["batch size 8"]
     panel.batch_sizes.value = ()
     assert "Select at least one batch size" in panel.status.value
+    # the gpu profile's batch sizes (up to 256) are all offered and selected
+    gpu = BatchSizePanel(spec, counting_build, cache=cache, batch_sizes=(256, 8), seeds=1, datasets=("digits",))
+    assert gpu.batch_sizes.value == (256, 8) and gpu.batch_sizes.options[0] == 256
 
 
 def test_lr_vs_batch_plot_fits_both_rules():

@@ -9,7 +9,9 @@ import os
 from dataclasses import dataclass, replace
 from typing import Literal
 
-__all__ = ["Profile", "PROFILES", "ProfileName", "resolve_profile"]
+__all__ = ["Profile", "PROFILES", "ProfileName", "resolve_profile", "STEP_CAP_VAR", "step_cap"]
+
+STEP_CAP_VAR = "LRKIT_STEP_CAP"  # a dry run: see lrkit.core.dry_run
 
 ProfileName = Literal["ci", "cpu", "gpu"]
 
@@ -27,6 +29,7 @@ class Profile:
     batch_sizes: tuple[int, ...]  # batch-size sweeps
     description: str
     mixed_precision: bool = False  # fp16 autocast with loss scaling for the pretrained network (CUDA only)
+    step_cap: int | None = None  # a dry run ($LRKIT_STEP_CAP): the profile's sizes, its training cut short
 
     def with_(self, **changes) -> "Profile":
         """A copy with some fields changed, e.g. ``profile.with_(epochs=1)``."""
@@ -60,9 +63,22 @@ def resolve_profile(name: str | None = None, *, cuda: bool = False) -> Profile:
     """Pick a profile: ``name``, else ``$LRKIT_PROFILE``, else ``gpu`` with CUDA and ``cpu`` without."""
     chosen = name or os.environ.get("LRKIT_PROFILE") or ("gpu" if cuda else "cpu")
     try:
-        return PROFILES[chosen.strip().lower()]
+        profile = PROFILES[chosen.strip().lower()]
     except KeyError:
         raise ValueError(
             f"Unknown lrkit profile {chosen!r}; expected one of {sorted(PROFILES)}. "
             "Set LRKIT_PROFILE to one of them or pass profile=... to lrkit.setup()."
         ) from None
+    cap = step_cap()
+    return profile if cap is None else profile.with_(step_cap=cap)
+
+
+def step_cap() -> int | None:
+    """``$LRKIT_STEP_CAP`` as a positive integer, or None when it is unset or empty."""
+    raw = os.environ.get(STEP_CAP_VAR, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"Expected {STEP_CAP_VAR} to be a positive whole number of steps (or unset), got "
+                         f"{raw!r}; unset it for real training.")
+    return int(raw)

@@ -210,6 +210,9 @@ def full_batch_gd(model: nn.Module, loss_func: Callable, x: torch.Tensor, y: tor
 
     if not lr > 0:
         raise ValueError(f"Expected a positive lr, got {lr}")
+    from lrkit.core.dry_run import capped_steps
+
+    steps = capped_steps(steps, len(x))  # a dry run's cap, when there is one
     opt = torch.optim.SGD(model.parameters(), lr=lr)
     v = _random_direction(model, 0)
     marks, sharp, losses = [], [], []

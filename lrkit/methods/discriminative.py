@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from fastai.callback.core import Callback
 
-__all__ = ["check_lr_spec", "group_lrs", "GroupState", "group_states", "GroupLRRecorder"]
+__all__ = ["check_lr_spec", "group_lrs", "GroupState", "group_states", "GroupLRRecorder", "GroupDrift"]
 
 
 def check_lr_spec(lr, name: str = "lr") -> float:
@@ -82,3 +82,33 @@ class GroupLRRecorder(Callback):
     def per_group(self) -> list[list[float]]:
         return [list(col) for col in zip(*self.lrs)]
 
+
+
+class GroupDrift(Callback):
+    """How far each layer group's weights moved during a fit: ``|w_end - w_start| / |w_start|`` over
+    the group's parameters. A pretrained group that moves a large fraction of its norm has lost the
+    features it came with; a frozen one stays at 0."""
+
+    order = 99
+
+    def before_fit(self):
+        import torch
+
+        with torch.no_grad():
+            self.start = [[p.detach().clone() for p in group] for group in self.opt.param_lists]
+        self.drift: list[float] = []
+
+    def after_fit(self):
+        import torch
+
+        with torch.no_grad():
+            self.drift = [_relative_distance(group, start) for group, start in zip(self.opt.param_lists, self.start)]
+        self.start = []  # a copy of the whole model: not kept past the fit
+
+
+def _relative_distance(params, start) -> float:
+    import torch
+
+    moved = sum(float(torch.sum((p.detach().float() - s.float()) ** 2)) for p, s in zip(params, start))
+    size = sum(float(torch.sum(s.float() ** 2)) for s in start)
+    return (moved / size) ** 0.5 if size > 0 else 0.0

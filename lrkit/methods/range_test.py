@@ -215,6 +215,7 @@ class RangeTest(Callback):
     its loss."""
 
     order, run_valid = 60, False  # after the Recorder (50), where fastai's LRFinder runs
+    is_range_test = True  # a dry run's StepCap leaves its iterations alone: find_lr capped them already
 
     def __init__(self, curve: "_Curve"):
         self.curve, self.stop_reason = curve, None
@@ -257,6 +258,9 @@ def find_lr(learn, *, start_lr: float | None = None, end_lr: float | None = None
     import fastai.callback.progress  # noqa: F401  (adds Learner.no_bar)
 
     s = _settings(settings, start_lr=start_lr, end_lr=end_lr, num_it=num_it, stop_div=stop_div, beta=beta)
+    cap = next((cb for cb in learn.cbs if hasattr(cb, "range_test")), None)  # a dry run's StepCap
+    if cap is not None:
+        s = replace(s, num_it=cap.range_test(s.num_it, learn.dls.train.bs))
     n_batches = len(learn.dls.train)
     if n_batches == 0:
         raise ValueError(f"Expected a training loader with at least one batch, got none (batch size "

@@ -23,7 +23,16 @@ def build_learner(session: Session, *, dataset: str = "cats_dogs", model: ModelN
     dls = dataloaders(dataset, bs=bs, seed=seed, device=session.device, profile=session.profile, n_train=n_train)
     set_seed(seed)  # the same initial weights for the same seed, whatever ran before
     net = MODELS[model](dls.c, in_channels=dls.train.dataset.x.shape[1])
-    return make_learner(dls, net, opt=opt, workdir=session.workdir, wd=wd)
+    return _capped(make_learner(dls, net, opt=opt, workdir=session.workdir, wd=wd), session)
+
+
+def _capped(learn, session: Session):
+    """``learn`` with the dry run's :class:`StepCap` when the session's profile has a step cap."""
+    if session.profile.step_cap is not None:
+        from lrkit.core.dry_run import StepCap
+
+        learn.add_cb(StepCap(session.profile.step_cap))
+    return learn
 
 
 def sweep_builder(session: Session) -> Callable:
@@ -37,7 +46,8 @@ def sweep_builder(session: Session) -> Callable:
 
 
 def build_pretrained_learner(session: Session, *, dataset: str = "cats_dogs", n_train: int | None = None,
-                             bs: int = 32, size: int = 48, pretrained: bool = True, seed: int = 0):
+                             n_valid: int | None = None, bs: int = 32, size: int = 48, pretrained: bool = True,
+                             seed: int = 0):
     """EfficientNet-Lite0 (ImageNet weights unless ``pretrained=False``) with a new head, split into
     three layer groups (early layers, later layers, head) for discriminative LRs.
 
@@ -49,14 +59,15 @@ def build_pretrained_learner(session: Session, *, dataset: str = "cats_dogs", n_
 
     from lrkit.core.pretrained import efficientnet_lite0, efficientnet_splitter
 
-    dls = dataloaders(dataset, bs=bs, seed=seed, device=session.device, profile=session.profile, n_train=n_train)
+    dls = dataloaders(dataset, bs=bs, seed=seed, device=session.device, profile=session.profile, n_train=n_train,
+                      n_valid=n_valid)
     set_seed(seed)  # the new head starts from the same weights for the same seed
     net = efficientnet_lite0(dls.c, pretrained=pretrained, size=size, data_mean=dls.stats[0], data_std=dls.stats[1])
     learn = make_learner(dls, net, opt="adam", workdir=session.workdir, splitter=efficientnet_splitter,
                          train_bn=False, cbs=[BnFreeze()])
     if session.profile.mixed_precision and session.device.type == "cuda":
         learn = learn.to_fp16()  # fastai's MixedPrecision callback; lrkit's range test honours it
-    return learn
+    return _capped(learn, session)
 
 
 def pets_resnet34_learner(session: Session, *, size: int = 224, bs: int = 64, pretrained: bool = True, path=None):

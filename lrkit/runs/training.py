@@ -10,7 +10,7 @@ import fastai.callback.schedule  # noqa: F401  (defines Learner.fit_one_cycle an
 from fastai.callback.core import Callback
 
 from lrkit.core.cache import check_fields
-from lrkit.methods.discriminative import GroupLRRecorder, check_lr_spec
+from lrkit.methods.discriminative import GroupDrift, GroupLRRecorder, check_lr_spec
 from lrkit.methods.lr_free import effective_lr
 
 __all__ = ["FitResult", "fit_and_record", "FitMethod", "IterationLR", "join_runs"]
@@ -35,6 +35,7 @@ class FitResult:
     wd: float | None = None
     group_lrs: tuple[tuple[float, ...], ...] = ()  # per layer group, the LR at every training iteration
     effective_lrs: tuple[float, ...] = ()  # the step size taken: d * lr for Prodigy and D-Adaptation
+    group_drift: tuple[float, ...] = ()  # per layer group, |w_end - w_start| / |w_start| over the fit
 
     @property
     def lr_per_epoch(self) -> tuple[float, ...]:
@@ -96,8 +97,8 @@ def fit_and_record(learn, epochs: int, lr: float | slice, *, method: FitMethod =
     if method not in ("fit", "one_cycle", "flat_cos"):
         raise ValueError(f"Expected method 'fit', 'one_cycle' or 'flat_cos', got {method!r}")
     fit = getattr(learn, "fit" if method == "fit" else f"fit_{method}")
-    timer, group_lrs = _EpochTimer(), GroupLRRecorder()
-    cbs = [timer, group_lrs, *(cbs or [])]
+    timer, group_lrs, drift = _EpochTimer(), GroupLRRecorder(), GroupDrift()
+    cbs = [timer, group_lrs, drift, *(cbs or [])]
     with learn.no_logging():
         if progress:
             fit(epochs, lr, cbs=cbs, **fit_kwargs)
@@ -109,7 +110,7 @@ def fit_and_record(learn, epochs: int, lr: float | slice, *, method: FitMethod =
     diverged = any(not math.isfinite(x) for x in train + valid)
     return FitResult(label or f"lr {top:g}", float(top), method, train, valid, acc, tuple(timer.times), diverged,
                      tuple(map(float, learn.recorder.lrs)), tuple(timer.mom_values), fit_kwargs.get("wd", learn.wd),
-                     tuple(map(tuple, group_lrs.per_group())), tuple(timer.effective))
+                     tuple(map(tuple, group_lrs.per_group())), tuple(timer.effective), tuple(drift.drift))
 
 
 class IterationLR(Callback):

@@ -27,8 +27,9 @@ class BatchSizePanel(Panel):
         self.spec, self.build = spec, build
         self.cache = cache if cache is not None else ResultCache()
         style = {"description_width": "90px"}
-        self.batch_sizes = W.SelectMultiple(options=[128, 64, 32, 16, 8, 4], value=tuple(batch_sizes),
-                                            description="batch sizes", rows=6, style=style)
+        options = sorted({256, 128, 64, 32, 16, 8, 4} | set(batch_sizes), reverse=True)  # the profile's too
+        self.batch_sizes = W.SelectMultiple(options=options, value=tuple(batch_sizes),
+                                            description="batch sizes", rows=len(options), style=style)
         self.n_seeds = W.IntSlider(value=seeds, min=1, max=5, description="seeds", continuous_update=False,
                                    style=style)
         self.opt = W.ToggleButtons(options=["sgd", "adam"], value=spec.opt, description="optimizer", style=style)

@@ -13,6 +13,8 @@ from lrkit.show.panel_base import TrialPanel
 
 __all__ = ["LRTrialPanel", "SchedulePanel", "DiscriminativePanel", "PlateauPanel"]
 
+TRIAL_COLORS = ("black", "tab:pink", "tab:olive", "tab:cyan", "tab:brown")  # a learner's own runs
+
 
 class LRTrialPanel(TrialPanel):
     """Try your own learning rate: ``train(lr, epochs)`` returns a :class:`FitResult`, drawn
@@ -123,9 +125,14 @@ class DiscriminativePanel(TrialPanel):
     """
 
     def __init__(self, group_names: Sequence[str], *, lo: float = 1e-4, hi: float = 1e-2,
-                 train: Callable[[slice], FitResult] | None = None, references: Sequence[FitResult] = ()):
+                 train: Callable[[slice], FitResult] | None = None, references: Sequence[FitResult] = (),
+                 reference_colors: Sequence[str] | None = None):
         super().__init__(references)
+        if reference_colors is not None and len(reference_colors) != len(self.references):
+            raise ValueError(f"Expected one colour per reference run ({len(self.references)}), got "
+                             f"{len(reference_colors)}")
         self.names, self.train = list(group_names), train
+        self.reference_colors = list(reference_colors) if reference_colors is not None else None
         style = {"description_width": "110px"}
         self.lo = W.FloatLogSlider(value=lo, base=10, min=-7, max=-1, description="lo (first group)",
                                    readout_format=".1e", style=style)
@@ -153,12 +160,15 @@ class DiscriminativePanel(TrialPanel):
             return
         self.status.value = f"lr_max=slice({self.lo.value:.1e}, {self.hi.value:.1e})"
         runs = self.references + self.trials
-        fig = Figure(figsize=(12, 3.6))
-        fig.subplots_adjust(left=0.07, right=0.97, bottom=0.15, top=0.88, wspace=0.3)
+        fig = Figure(figsize=(13, 3.6))
+        fig.subplots_adjust(left=0.06, right=0.7 if runs else 0.97, bottom=0.15, top=0.88, wspace=0.3)
         axes = fig.subplots(1, 2 if runs else 1, squeeze=False)[0]
         plot_group_lrs(lrs, self.names, ax=axes[0])
         if runs:
-            plot_fit_histories(runs, "accuracy", ax=axes[1])
+            colors = None
+            if self.reference_colors is not None:  # the lesson's colours for its runs; the learner's in others
+                colors = self.reference_colors + [TRIAL_COLORS[i % len(TRIAL_COLORS)] for i in range(len(self.trials))]
+            plot_fit_histories(runs, "accuracy", ax=axes[1], colors=colors, legend_outside=True)
         self._show(fig)
 
     def run(self) -> None:

@@ -2,7 +2,7 @@
 Each takes ``ax=None``, draws, and returns the Axes."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -10,20 +10,26 @@ from matplotlib.axes import Axes
 from lrkit.runs.training import FitResult
 from lrkit.show.axes import ax_or_new
 
-__all__ = ["plot_fit_histories", "plot_schedule", "plot_lr_per_epoch", "plot_group_lrs", "plot_group_schedules", "plot_effective_lrs", "plot_branch_lrs",
-           "plot_final_vs_lr"]
+__all__ = ["plot_fit_histories", "plot_schedule", "plot_lr_per_epoch", "plot_group_lrs", "plot_group_schedules",
+           "plot_effective_lrs", "plot_branch_lrs", "plot_final_vs_lr", "plot_group_drift"]
 
 
 def plot_fit_histories(results: Sequence[FitResult], metric: str = "accuracy", ax: Axes | None = None, *,
-                       chance: float | None = None) -> Axes:
-    """One line per run of ``metric`` ('accuracy', 'valid_loss' or 'train_loss') per epoch."""
+                       chance: float | None = None, colors: Sequence[str] | None = None,
+                       legend_outside: bool = False) -> Axes:
+    """One line per run of ``metric`` ('accuracy', 'valid_loss' or 'train_loss') per epoch; ``colors``
+    (one per run) keep a condition's colour across panels; ``legend_outside`` puts the legend right
+    of the axes, off the data."""
+    if colors is not None and len(colors) != len(results):
+        raise ValueError(f"Expected one colour per run ({len(results)}), got {len(colors)}")
     if metric not in ("accuracy", "valid_loss", "train_loss"):
         raise ValueError(f"Expected metric 'accuracy', 'valid_loss' or 'train_loss', got {metric!r}")
     ax = ax_or_new(ax)
-    for r in results:
+    for i, r in enumerate(results):
         values = np.asarray(getattr(r, metric), dtype=float)
         epochs = np.arange(1, len(values) + 1)
-        ax.plot(epochs, values, "o-", label=r.label + (" (diverged)" if r.diverged else ""))
+        ax.plot(epochs, values, "o-", label=r.label + (" (diverged)" if r.diverged else ""),
+                color=None if colors is None else colors[i])
     if chance is not None and metric == "accuracy":
         ax.axhline(chance, color="0.4", ls="--", lw=1, label="chance")
     if metric != "accuracy":
@@ -33,7 +39,7 @@ def plot_fit_histories(results: Sequence[FitResult], metric: str = "accuracy", a
     ax.set(xlabel="epoch", ylabel=metric.replace("_", " "))
     ax.xaxis.get_major_locator().set_params(integer=True)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend()
+        ax.legend(**(dict(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0) if legend_outside else {}))
     return ax
 
 
@@ -89,11 +95,44 @@ def plot_group_lrs(lrs: Sequence[float], names: Sequence[str], ax: Axes | None =
     return ax
 
 
+def plot_group_drift(grid: Mapping[str, Sequence[FitResult]], names: Sequence[str], ax: Axes | None = None, *,
+                     colors: Sequence[str] | None = None) -> Axes:
+    """How far each layer group's weights moved in each condition (``FitResult.group_drift``, as a
+    fraction of their norm, log scale): a bar at the median over seeds, a dot per seed. Conditions
+    with frozen groups show no bar there (they did not move)."""
+    ax = ax_or_new(ax)
+    labels = list(grid)
+    if colors is not None and len(colors) != len(labels):
+        raise ValueError(f"Expected one colour per condition ({len(labels)}), got {len(colors)}")
+    width = 0.8 / max(1, len(labels))
+    for i, label in enumerate(labels):
+        drift = np.array([r.group_drift for r in grid[label]], dtype=float)
+        if drift.size == 0 or drift.shape[1] != len(names):
+            raise ValueError(f"Expected {len(names)} drifts per run of {label!r} (one per layer group), got "
+                             f"{drift.shape[1:] or 'none'}: train with lrkit.fit_and_record, which records them")
+        x = np.arange(len(names)) + (i - (len(labels) - 1) / 2) * width
+        median = np.median(drift, axis=0)
+        shown = median > 0  # a frozen group stays at 0, which a log axis cannot draw
+        color = None if colors is None else colors[i]
+        bars = ax.bar(x[shown], median[shown], width, color=color, alpha=0.6, label=label)
+        for j in np.flatnonzero(shown):
+            ax.plot(np.full(len(drift), x[j]), drift[:, j], ".", color=bars.patches[0].get_facecolor()[:3] if
+                    bars.patches else color, ms=4)
+    ax.set(yscale="log", ylabel="weights moved, fraction of their norm", xticks=np.arange(len(names)),
+           xlabel="layer group (a frozen group did not move: no bar)")
+    ax.set_xticklabels([n.replace(" + ", "\n+ ") for n in names])
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
+    return ax
+
+
 def plot_group_schedules(per_group: Sequence[Sequence[float]], names: Sequence[str], ax: Axes | None = None) -> Axes:
     """Each layer group's LR across the iterations of a run (log scale)."""
+    import matplotlib as mpl
+
     ax = ax_or_new(ax)
-    for lrs, name in zip(per_group, names):
-        ax.plot(np.arange(len(lrs)), lrs, label=name)
+    shades = mpl.colormaps["viridis"](np.linspace(0.15, 0.8, len(per_group)))  # input to head, dark to light
+    for lrs, name, color in zip(per_group, names, shades):
+        ax.plot(np.arange(len(lrs)), lrs, label=name, color=color)
     ax.set(yscale="log", xlabel="iteration", ylabel="learning rate")
     ax.legend()
     return ax

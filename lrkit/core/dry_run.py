@@ -1,0 +1,96 @@
+"""A dry run: every code path and data size of a profile, with the training cut short.
+
+``$LRKIT_STEP_CAP=N`` (read by :func:`lrkit.core.profiles.resolve_profile`, used for nothing else)
+caps every fit at ``N`` training and ``N`` validation batches per epoch, every range test at
+``max(N, RANGE_TEST_FLOOR)`` iterations (its suggestions need a curve to read), and every full-batch
+run at ``N`` steps. The learners of a capped profile carry a :class:`StepCap` callback; it also
+counts the training examples the same work would have processed uncapped, which is what a
+notebook's run costs on the real profile (:func:`uncapped_examples`).
+"""
+from __future__ import annotations
+
+from fastai.callback.core import Callback
+
+from lrkit.core.profiles import step_cap
+
+__all__ = ["RANGE_TEST_FLOOR", "StepCap", "capped_steps", "uncapped_examples", "uncapped_steps"]
+
+RANGE_TEST_FLOOR = 20
+
+_tally = {"examples": 0, "steps": 0}  # what this process's capped runs would have done uncapped
+
+
+def capped_steps(steps: int, examples_per_step: int) -> int:
+    """``steps`` of a full-batch run, cut to the cap when there is one (the uncapped ones are counted)."""
+    cap = step_cap()
+    if cap is None:
+        return steps
+    _tally["examples"] += steps * examples_per_step
+    _tally["steps"] += steps
+    return min(steps, cap)
+
+
+def uncapped_examples() -> int:
+    """Training examples this process's capped fits and range tests would have processed uncapped."""
+    return _tally["examples"]
+
+
+def uncapped_steps() -> int:
+    """Training steps (batches) this process's capped fits and range tests would have taken uncapped."""
+    return _tally["steps"]
+
+
+class StepCap(Callback):
+    """Cuts each epoch to ``n`` training and ``n`` validation batches by handing fastai a shortened
+    loader, so schedules span the shortened epoch and every metric is recorded as usual; a range test
+    keeps ``max(n, RANGE_TEST_FLOOR)`` iterations."""
+
+    order = 101  # after the other callbacks' before_train and before_validate
+
+    def __init__(self, n: int):
+        if not isinstance(n, int) or n < 1:
+            raise ValueError(f"Expected a positive number of steps, got {n!r}")
+        self.n, self.range_test_its = n, max(n, RANGE_TEST_FLOOR)
+
+    def range_test(self, num_it: int, batch_size: int) -> int:
+        """The iterations a capped range test of ``num_it`` runs; counts the uncapped ones."""
+        _tally["examples"] += num_it * batch_size
+        _tally["steps"] += num_it
+        return min(num_it, self.range_test_its)
+
+    def before_fit(self):
+        from fastai.callback.schedule import LRFinder
+
+        finder = next((cb for cb in self.learn.cbs if isinstance(cb, LRFinder)), None)
+        if finder is not None:  # fastai's lr_find: the same LR range in fewer iterations, as find_lr does
+            finder.num_it = self.range_test(finder.num_it, self.dls.train.bs)
+        # a range test stops the fit itself after its (capped) iterations
+        self.in_range_test = finder is not None or any(getattr(cb, "is_range_test", False) for cb in self.learn.cbs)
+
+    def before_train(self):
+        if not self.in_range_test:
+            _tally["examples"] += len(self.dls.train.dataset)
+            _tally["steps"] += len(self.learn.dl)
+            self.learn.dl = _Shortened(self.learn.dl, self.n)
+
+    def before_validate(self):
+        if not self.in_range_test:
+            self.learn.dl = _Shortened(self.learn.dl, self.n)
+
+
+class _Shortened:
+    """A loader's first ``n`` batches; everything else (batch size, dataset, device) is the loader's."""
+
+    def __init__(self, dl, n: int):
+        self._dl, self._n = dl, n
+
+    def __len__(self) -> int:
+        return min(self._n, len(self._dl))
+
+    def __iter__(self):
+        from itertools import islice
+
+        return islice(iter(self._dl), len(self))
+
+    def __getattr__(self, name):
+        return getattr(self._dl, name)

@@ -7,7 +7,7 @@ import lrkit
 from lrkit.core import dry_run
 from lrkit.core.profiles import resolve_profile
 from lrkit.methods.curvature import full_batch_gd
-from lrkit.methods.range_test import find_lr
+from lrkit.methods.range_test import fastai_lr_find, find_lr
 from lrkit.runs.learners import build_learner
 from lrkit.runs.training import fit_and_record
 
@@ -37,10 +37,13 @@ def test_a_capped_range_test_keeps_enough_iterations_for_its_suggestions(capped)
     assert result.settings.num_it == dry_run.RANGE_TEST_FLOOR and len(result.lrs) <= dry_run.RANGE_TEST_FLOOR
     assert result.lrs[-1] > 1  # the whole LR range, in fewer steps
     assert dry_run.uncapped_examples() - before == 100 * 16
-    # fastai's own lr_find is cut by the callback instead
+    # fastai's own lr_find: through lrkit's wrapper, with its suggestions; called directly, cut by the callback
+    theirs = fastai_lr_find(learn, num_it=200)
+    assert theirs.settings.num_it == dry_run.RANGE_TEST_FLOOR and theirs.suggestions["valley"] is not None
     with learn.no_logging(), learn.no_bar():
         learn.lr_find(num_it=100, show_plot=False)
-    assert len(learn.recorder.lrs) == dry_run.RANGE_TEST_FLOOR
+    assert len(learn.recorder.lrs) <= dry_run.RANGE_TEST_FLOOR and learn.recorder.lrs[-1] > 1e-1  # the whole range
+    assert dry_run.uncapped_examples() - before == (100 + 200 + 100) * 16
 
 
 def test_a_capped_full_batch_run_takes_n_steps(capped):
@@ -65,3 +68,9 @@ def test_without_the_variable_nothing_is_capped(monkeypatch):
     assert resolve_profile("gpu").step_cap is None
     monkeypatch.setenv("LRKIT_STEP_CAP", "2")
     assert resolve_profile("gpu").step_cap == 2 and resolve_profile("gpu").n_train == 60000
+
+
+def test_a_capped_sharpness_measurement_takes_a_few_iterations(capped):
+    from lrkit.core.dry_run import MEASUREMENT_FLOOR, capped_iterations
+
+    assert capped_iterations(100) == max(3, MEASUREMENT_FLOOR) and capped_iterations(2) == 2

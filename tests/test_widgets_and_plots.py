@@ -323,3 +323,32 @@ def test_final_metric_against_lr_draws_every_seed_and_the_median():
     assert ax.get_xscale() == "log" and ax.get_ylabel() == "final accuracy"
     with pytest.raises(ValueError, match="metric 'accuracy' or 'valid_loss'"):
         plot_final_vs_lr(sweep, "train_loss")
+
+
+def test_group_drift_plot_and_the_panel_keep_each_conditions_colour():
+    from matplotlib.colors import to_hex
+
+    from lrkit.runs.training import FitResult
+    from lrkit.show.training_panels import DiscriminativePanel
+    from lrkit.show.training_plots import plot_group_drift
+
+    def run(label, drift, acc=0.8):
+        return FitResult(label, 1e-3, "one_cycle", (1.0,), (1.0,), (0.5, acc), (1.0,), False, group_drift=drift)
+
+    grid = {"frozen body": [run("frozen body", (0.0, 0.0, 2.0)), run("frozen body", (0.0, 0.0, 3.0))],
+            "all at once": [run("all at once", (0.3, 0.5, 4.0)), run("all at once", (0.5, 0.7, 5.0))]}
+    ax = plot_group_drift(grid, ["early", "late", "head"], colors=["tab:blue", "tab:red"])
+    heights = {(to_hex(p.get_facecolor()[:3]), round(p.get_height(), 6)) for p in ax.patches}
+    # medians per group; the frozen groups (no movement) draw no bar on the log axis
+    assert heights == {("#1f77b4", 2.5), ("#d62728", 0.4), ("#d62728", 0.6), ("#d62728", 4.5)}
+    with pytest.raises(ValueError, match="one colour per condition"):
+        plot_group_drift(grid, ["early", "late", "head"], colors=["tab:blue"])
+    with pytest.raises(ValueError, match="3 drifts per run"):
+        plot_group_drift({"old": [run("old", ())]}, ["early", "late", "head"])
+
+    refs = [run("frozen body", ()), run("all at once", ())]
+    panel = DiscriminativePanel(["early", "late", "head"], references=refs, reference_colors=["tab:blue", "tab:red"])
+    lines = [l for l in panel.figure.axes[1].get_lines() if not l.get_label().startswith("_")]
+    assert [to_hex(l.get_color()) for l in lines] == ["#1f77b4", "#d62728"]
+    with pytest.raises(ValueError, match="one colour per reference run"):
+        DiscriminativePanel(["early", "late", "head"], references=refs, reference_colors=["tab:blue"])

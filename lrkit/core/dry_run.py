@@ -2,8 +2,8 @@
 
 ``$LRKIT_STEP_CAP=N`` (read by :func:`lrkit.core.profiles.resolve_profile`, used for nothing else)
 caps every fit at ``N`` training and ``N`` validation batches per epoch, every range test at
-``max(N, RANGE_TEST_FLOOR)`` iterations (its suggestions need a curve to read), and every full-batch
-run at ``N`` steps. The learners of a capped profile carry a :class:`StepCap` callback; it also
+``max(N, RANGE_TEST_FLOOR)`` iterations (its suggestions need a curve to read), every full-batch
+run at ``N`` steps, and each sharpness measurement at ``max(N, MEASUREMENT_FLOOR)`` iterations. The learners of a capped profile carry a :class:`StepCap` callback; it also
 counts the training examples the same work would have processed uncapped, which is what a
 notebook's run costs on the real profile (:func:`uncapped_examples`).
 """
@@ -13,9 +13,11 @@ from fastai.callback.core import Callback
 
 from lrkit.core.profiles import step_cap
 
-__all__ = ["RANGE_TEST_FLOOR", "StepCap", "capped_steps", "uncapped_examples", "uncapped_steps"]
+__all__ = ["RANGE_TEST_FLOOR", "MEASUREMENT_FLOOR", "StepCap", "capped_steps", "capped_iterations", "uncapped_examples",
+           "uncapped_steps"]
 
-RANGE_TEST_FLOOR = 20
+RANGE_TEST_FLOOR = 40  # fastai's slide looks 15 points back, after lr_find trims the ends
+MEASUREMENT_FLOOR = 3  # power-iteration steps a dry run keeps
 
 _tally = {"examples": 0, "steps": 0}  # what this process's capped runs would have done uncapped
 
@@ -28,6 +30,13 @@ def capped_steps(steps: int, examples_per_step: int) -> int:
     _tally["examples"] += steps * examples_per_step
     _tally["steps"] += steps
     return min(steps, cap)
+
+
+def capped_iterations(iters: int) -> int:
+    """An iterative measurement's ``iters`` (the sharpness's power iteration), cut to a few in a dry
+    run: its code path runs, on the profile's data, without the cost of converging."""
+    cap = step_cap()
+    return iters if cap is None else min(iters, max(cap, MEASUREMENT_FLOOR))
 
 
 def uncapped_examples() -> int:
@@ -62,8 +71,8 @@ class StepCap(Callback):
         from fastai.callback.schedule import LRFinder
 
         finder = next((cb for cb in self.learn.cbs if isinstance(cb, LRFinder)), None)
-        if finder is not None:  # fastai's lr_find: the same LR range in fewer iterations, as find_lr does
-            finder.num_it = self.range_test(finder.num_it, self.dls.train.bs)
+        if finder is not None and finder.num_it > self.range_test_its:  # fastai's lr_find called directly
+            finder.num_it = self.range_test(finder.num_it, self.dls.train.bs)  # (lrkit's wrapper capped it)
         # a range test stops the fit itself after its (capped) iterations
         self.in_range_test = finder is not None or any(getattr(cb, "is_range_test", False) for cb in self.learn.cbs)
 

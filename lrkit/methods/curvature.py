@@ -121,6 +121,9 @@ def _power_iteration(model: nn.Module, loss_func: Callable, x: torch.Tensor, y: 
     Power iteration finds the eigenvalue of largest magnitude. Away from a minimum that can be a
     negative one (a saddle); then a second run on ``H - mu I``, with ``mu`` that negative eigenvalue,
     whose spectrum is shifted to be non-negative, finds ``lambda_max - mu``."""
+    from lrkit.core.dry_run import capped_iterations
+
+    iters = capped_iterations(iters)  # a dry run measures, briefly
     params = [p for p in model.parameters() if p.requires_grad]
     was_training = model.training
     model.eval()

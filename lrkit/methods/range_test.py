@@ -257,10 +257,8 @@ def find_lr(learn, *, start_lr: float | None = None, end_lr: float | None = None
     """
     import fastai.callback.progress  # noqa: F401  (adds Learner.no_bar)
 
-    s = _settings(settings, start_lr=start_lr, end_lr=end_lr, num_it=num_it, stop_div=stop_div, beta=beta)
-    cap = next((cb for cb in learn.cbs if hasattr(cb, "range_test")), None)  # a dry run's StepCap
-    if cap is not None:
-        s = replace(s, num_it=cap.range_test(s.num_it, learn.dls.train.bs))
+    s = _dry_run_capped(learn, _settings(settings, start_lr=start_lr, end_lr=end_lr, num_it=num_it,
+                                         stop_div=stop_div, beta=beta))
     n_batches = len(learn.dls.train)
     if n_batches == 0:
         raise ValueError(f"Expected a training loader with at least one batch, got none (batch size "
@@ -330,13 +328,19 @@ def find_lr_torch(model: nn.Module, optimizer: torch.optim.Optimizer, loss_func:
                              batch_size=getattr(loader, "batch_size", None), seed=seed, label=label)
 
 
+def _dry_run_capped(learn, s: FinderSettings) -> FinderSettings:
+    """``s`` with fewer iterations over the same LR range when ``learn`` carries a dry run's StepCap."""
+    cap = next((cb for cb in learn.cbs if hasattr(cb, "range_test")), None)
+    return s if cap is None else replace(s, num_it=cap.range_test(s.num_it, learn.dls.train.bs))
+
+
 def fastai_lr_find(learn, *, settings: FinderSettings | None = None, **overrides) -> FinderResult:
     """fastai's own ``learn.lr_find()`` with all four suggestions, packaged like :func:`find_lr`'s
     result so the two can be compared side by side. fastai saves and reloads the model under
     ``learn.path/models``: build the learner with a path outside the repository."""
     from fastai.callback.schedule import minimum, slide, steep, valley
 
-    s = _settings(settings, **overrides)
+    s = _dry_run_capped(learn, _settings(settings, **overrides))
     if s.beta != 0.98 or s.div_factor != 4.0:
         raise ValueError(f"fastai's lr_find has beta 0.98 and div_factor 4 built in; got {s.beta} and {s.div_factor}")
     with learn.no_logging():

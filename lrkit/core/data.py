@@ -179,6 +179,18 @@ def _to_tensor(x: np.ndarray, mean: float, std: float, device) -> torch.Tensor:
     return t.unsqueeze(1).to(device)  # (N, 1, H, W)
 
 
+@lru_cache(maxsize=8)
+def _tensors(name: str, n_train: int | None, n_valid: int | None, seed: int, device: torch.device, home: str):
+    """The normalised image tensors of a split, on ``device``, made once per process: a sweep builds
+    dozens of learners on the same data (all of Fashion-MNIST on the gpu profile). Batches are
+    gathered copies, so learners sharing these tensors never change them."""
+    d = load_arrays(name, n_train, n_valid, seed)
+    mean, std = float(d.x_train.mean() / 255), float(d.x_train.std() / 255)
+    train = TensorData(_to_tensor(d.x_train, mean, std, device), torch.as_tensor(d.y_train, device=device))
+    valid = TensorData(_to_tensor(d.x_valid, mean, std, device), torch.as_tensor(d.y_valid, device=device))
+    return train, valid, (mean, std), d.classes
+
+
 def dataloaders(
     name: str,
     *,
@@ -200,16 +212,19 @@ def dataloaders(
         n_train = profile.n_train if n_train is None else n_train
         n_valid = profile.n_valid if n_valid is None else n_valid
     device = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    d = load_arrays(name, n_train, n_valid, seed)
-    mean, std = float(d.x_train.mean() / 255), float(d.x_train.std() / 255)
-    train = TensorData(_to_tensor(d.x_train, mean, std, device), torch.as_tensor(d.y_train, device=device))
-    valid = TensorData(_to_tensor(d.x_valid, mean, std, device), torch.as_tensor(d.y_valid, device=device))
+    if name not in DATASETS:
+        load_arrays(name)  # raises with the choices
+    full = _decoded(name, str(data_home()))
+    # the seed picks a subset; a whole split is the same for every seed, and its tensors are made once
+    subset = (n_train is not None and n_train < len(full.y_train)) or (n_valid is not None and n_valid < len(full.y_valid))
+    train, valid, (mean, std), classes = _tensors(name, n_train, n_valid, seed if subset else 0, device,
+                                                  str(data_home()))
     # drop_last keeps every training step at the same batch size, which batch-size lessons rely on
     train_dl = TensorDataLoader(train, bs=bs, shuffle=True, drop_last=len(train) >= bs, device=device)
     train_dl.rng.seed(seed)  # the shuffle order follows the seed, not the global RNG
     valid_dl = TensorDataLoader(valid, bs=max(bs, 256), shuffle=False, device=device)
     dls = DataLoaders(train_dl, valid_dl, device=device)
-    dls.vocab, dls.c = list(d.classes), len(d.classes)
+    dls.vocab, dls.c = list(classes), len(classes)
     dls.stats = (mean, std)  # to undo the normalisation, e.g. for a pretrained network
     return dls
 

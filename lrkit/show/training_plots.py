@@ -83,7 +83,7 @@ def plot_group_lrs(lrs: Sequence[float], names: Sequence[str], ax: Axes | None =
     """The LR of each layer group along the network, input on the left, head on the right."""
     ax = ax_or_new(ax)
     x = np.arange(len(lrs))
-    colors = ["tab:blue" if (trainable is None or t) else "0.75" for t in (trainable or [True] * len(lrs))]
+    colors = ["0.35" if (trainable is None or t) else "0.75" for t in (trainable or [True] * len(lrs))]
     ax.bar(x, lrs, color=colors, label=label)
     for xi, lr in zip(x, lrs):
         ax.annotate(f"{lr:.1e}", (xi, lr), ha="center", va="bottom", textcoords="offset points", xytext=(0, 3))

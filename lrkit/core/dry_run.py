@@ -1,7 +1,8 @@
 """A dry run: every code path and data size of a profile, with the training cut short.
 
 ``$LRKIT_STEP_CAP=N`` (read by :func:`lrkit.core.profiles.resolve_profile`, used for nothing else)
-caps every fit at ``N`` training and ``N`` validation batches per epoch, every range test at
+caps every fit at ``N`` training and ``N`` validation batches per epoch (validation batches cut
+to the training batch size), every range test at
 ``max(N, RANGE_TEST_FLOOR)`` iterations (its suggestions need a curve to read), every full-batch
 run at ``N`` steps, and each sharpness measurement at ``max(N, MEASUREMENT_FLOOR)`` iterations. The learners of a capped profile carry a :class:`StepCap` callback; it also
 counts the training examples the same work would have processed uncapped, which is what a
@@ -83,15 +84,16 @@ class StepCap(Callback):
             self.learn.dl = _Shortened(self.learn.dl, self.n)
 
     def before_validate(self):
-        if not self.in_range_test:
-            self.learn.dl = _Shortened(self.learn.dl, self.n)
+        if not self.in_range_test:  # validation batches cut to the training batch size: they are what cost here
+            self.learn.dl = _Shortened(self.learn.dl, self.n, items=self.dls.train.bs)
 
 
 class _Shortened:
-    """A loader's first ``n`` batches; everything else (batch size, dataset, device) is the loader's."""
+    """A loader's first ``n`` batches, each cut to its first ``items`` examples when given; everything
+    else (batch size, dataset, device) is the loader's."""
 
-    def __init__(self, dl, n: int):
-        self._dl, self._n = dl, n
+    def __init__(self, dl, n: int, items: int | None = None):
+        self._dl, self._n, self._items = dl, n, items
 
     def __len__(self) -> int:
         return min(self._n, len(self._dl))
@@ -99,7 +101,8 @@ class _Shortened:
     def __iter__(self):
         from itertools import islice
 
-        return islice(iter(self._dl), len(self))
+        batches = islice(iter(self._dl), len(self))
+        return batches if self._items is None else (tuple(t[:self._items] for t in b) for b in batches)
 
     def __getattr__(self, name):
         return getattr(self._dl, name)

@@ -47,9 +47,10 @@ PROFILES: dict[str, Profile] = {
         batch_sizes=(64, 32, 16, 8, 4),
         description="default without a GPU: each effect shown clearly within minutes",
     ),
-    # Sized for one GPU, a few minutes a notebook: the whole of Fashion-MNIST (60,000 images) held on the
-    # device, 5 seeds, 5 epochs; batch sizes up to 256 in the sweep, where a CPU would take too long;
-    # mixed precision for EfficientNet, where tensor cores pay (on the tiny CNNs it would only add work).
+    # For one GPU (its cost per notebook, estimated from the dry run, is in the README): the whole of
+    # Fashion-MNIST (60,000 images) held on the device, 5 seeds, 5 epochs; batch sizes up to 256 in the
+    # sweep, where a CPU would take too long; mixed precision for EfficientNet, where tensor cores pay
+    # (on the tiny CNNs it would only add work).
     "gpu": Profile(
         name="gpu", n_train=60000, n_valid=10000, num_it=200, seeds=(0, 1, 2, 3, 4), epochs=5,
         batch_sizes=(256, 128, 64, 32, 16, 8, 4), mixed_precision=True,

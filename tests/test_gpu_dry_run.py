@@ -38,7 +38,8 @@ def test_gpu_profile_dry_run(notebook, tmp_path, record_property):
     nb.cells.append(nbformat.v4.new_code_cell(
         f"from lrkit.core.dry_run import uncapped_examples, uncapped_steps\n"
         f"print({REPORT!r}, uncapped_examples(), 'steps:', uncapped_steps())"))
-    env = {**os.environ, "LRKIT_PROFILE": "gpu", "LRKIT_STEP_CAP": str(STEP_CAP), "LRKIT_CACHE": str(tmp_path / "cache")}
+    env = {**os.environ, "LRKIT_PROFILE": "gpu", "LRKIT_STEP_CAP": str(STEP_CAP),
+           "LRKIT_CACHE": str(tmp_path / "cache")}
     client = NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK_DIR)}})
     client.execute(env=env)  # raises CellExecutionError, with the cell and its traceback, on any error
 

@@ -214,11 +214,12 @@ def dataloaders(
     device = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name not in DATASETS:
         load_arrays(name)  # raises with the choices
-    full = _decoded(name, str(data_home()))
+    home = str(data_home())
+    full = _decoded(name, home)
     # the seed picks a subset; a whole split is the same for every seed, and its tensors are made once
-    subset = (n_train is not None and n_train < len(full.y_train)) or (n_valid is not None and n_valid < len(full.y_valid))
-    train, valid, (mean, std), classes = _tensors(name, n_train, n_valid, seed if subset else 0, device,
-                                                  str(data_home()))
+    subset = ((n_train is not None and n_train < len(full.y_train))
+              or (n_valid is not None and n_valid < len(full.y_valid)))
+    train, valid, (mean, std), classes = _tensors(name, n_train, n_valid, seed if subset else 0, device, home)
     # drop_last keeps every training step at the same batch size, which batch-size lessons rely on
     train_dl = TensorDataLoader(train, bs=bs, shuffle=True, drop_last=len(train) >= bs, device=device)
     train_dl.rng.seed(seed)  # the shuffle order follows the seed, not the global RNG

@@ -2,11 +2,11 @@
 
 ``$LRKIT_STEP_CAP=N`` (read by :func:`lrkit.core.profiles.resolve_profile`, used for nothing else)
 caps every fit at ``N`` training and ``N`` validation batches per epoch (validation batches cut
-to the training batch size), every range test at
-``max(N, RANGE_TEST_FLOOR)`` iterations (its suggestions need a curve to read), every full-batch
-run at ``N`` steps, and each sharpness measurement at ``max(N, MEASUREMENT_FLOOR)`` iterations. The learners of a capped profile carry a :class:`StepCap` callback; it also
-counts the training examples the same work would have processed uncapped, which is what a
-notebook's run costs on the real profile (:func:`uncapped_examples`).
+to the training batch size), every range test at ``max(N, RANGE_TEST_FLOOR)`` iterations (its
+suggestions need a curve to read), every full-batch run at ``N`` steps, and each sharpness
+measurement at ``max(N, MEASUREMENT_FLOOR)`` iterations. The learners of a capped profile carry a
+:class:`StepCap` callback; it also counts the training examples the same work would have processed
+uncapped, which is what a notebook's run costs on the real profile (:func:`uncapped_examples`).
 """
 from __future__ import annotations
 

@@ -330,7 +330,9 @@ def find_lr_torch(model: nn.Module, optimizer: torch.optim.Optimizer, loss_func:
 
 def _dry_run_capped(learn, s: FinderSettings) -> FinderSettings:
     """``s`` with fewer iterations over the same LR range when ``learn`` carries a dry run's StepCap."""
-    cap = next((cb for cb in learn.cbs if hasattr(cb, "range_test")), None)
+    from lrkit.core.dry_run import StepCap
+
+    cap = next((cb for cb in learn.cbs if isinstance(cb, StepCap)), None)
     return s if cap is None else replace(s, num_it=cap.range_test(s.num_it, learn.dls.train.bs))
 
 

@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.axes import Axes
 
 from lrkit.runs.training import FitResult
-from lrkit.show.axes import ax_or_new
+from lrkit.show.axes import ax_or_new, legend_outside as _legend_outside
 
 __all__ = ["plot_fit_histories", "plot_schedule", "plot_lr_per_epoch", "plot_group_lrs", "plot_group_schedules",
            "plot_effective_lrs", "plot_branch_lrs", "plot_final_vs_lr", "plot_group_drift"]
@@ -39,7 +39,10 @@ def plot_fit_histories(results: Sequence[FitResult], metric: str = "accuracy", a
     ax.set(xlabel="epoch", ylabel=metric.replace("_", " "))
     ax.xaxis.get_major_locator().set_params(integer=True)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(**(dict(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0) if legend_outside else {}))
+        if legend_outside:
+            _legend_outside(ax)
+        else:
+            ax.legend()
     return ax
 
 
@@ -115,13 +118,12 @@ def plot_group_drift(grid: Mapping[str, Sequence[FitResult]], names: Sequence[st
         shown = median > 0  # a frozen group stays at 0, which a log axis cannot draw
         color = None if colors is None else colors[i]
         bars = ax.bar(x[shown], median[shown], width, color=color, alpha=0.6, label=label)
-        for j in np.flatnonzero(shown):
-            ax.plot(np.full(len(drift), x[j]), drift[:, j], ".", color=bars.patches[0].get_facecolor()[:3] if
-                    bars.patches else color, ms=4)
+        for j in np.flatnonzero(shown):  # each seed's dot in its bar's colour
+            ax.plot(np.full(len(drift), x[j]), drift[:, j], ".", color=bars.patches[0].get_facecolor()[:3], ms=4)
     ax.set(yscale="log", ylabel="weights moved, fraction of their norm", xticks=np.arange(len(names)),
            xlabel="layer group (a frozen group did not move: no bar)")
     ax.set_xticklabels([n.replace(" + ", "\n+ ") for n in names])
-    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
+    _legend_outside(ax)
     return ax
 
 

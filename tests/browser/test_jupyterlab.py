@@ -112,6 +112,18 @@ def _wait_until_run(page, notebook, timeout_s: float) -> None:
     raise AssertionError(f"cells still running after {timeout_s:.0f} s: {prompts}")
 
 
+def _wait_until_cleared(page, notebook, timeout_s: float = 30) -> None:
+    """No code cell has an execution count or an output."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        prompts = notebook.locator(".jp-CodeCell .jp-InputPrompt").all_inner_texts()
+        if prompts and not any(re.search(r"\d", p) for p in prompts) and not notebook.locator(
+                ".jp-OutputArea-output").count():
+            return
+        page.wait_for_timeout(200)
+    raise AssertionError(f"the outputs were not cleared within {timeout_s:.0f} s: {prompts}")
+
+
 def _wait_kernel_idle(base: str, token: str, name: str, timeout_s: float = 90) -> None:
     """The notebook's kernel has started and is idle (asking the server, not the page)."""
     import json
@@ -179,6 +191,11 @@ def test_notebook_runs_and_its_panel_reacts_in_jupyterlab(lab, lab_page, artifac
         page.locator(".jp-DirListing-item", has_text=name).dblclick()
         notebook.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
         _wait_kernel_idle(base, token, name)
+        # The saved outputs carry execution counts and the panel's last picture: cleared first, so
+        # that what is waited for and clicked below is this run's, never the saved one.
+        page.get_by_role("menuitem", name="Edit", exact=True).click()
+        page.get_by_role("menuitem", name="Clear Outputs of All Cells", exact=True).click()
+        _wait_until_cleared(page, notebook)
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
         _wait_until_run(page, notebook, timeout_s=300)

@@ -53,4 +53,4 @@ bench: env  ## speed benchmarks: ratios measured side by side
 	@venv=$$(scripts/env.sh); $(ENV) "$$venv/bin/python" -m bench
 
 clean-env:  ## remove the venvs (they live outside the clone)
-	rm -rf "$${LRKIT_HOME:-$$HOME/.cache/lrkit}"/venv-*
+	rm -rf "$${LRKIT_HOME:-$$HOME/.cache/lrkit}"/venv-* "$${LRKIT_HOME:-$$HOME/.cache/lrkit}"/bare-venv-*

@@ -18,7 +18,7 @@ __all__ = ["RANGE_TEST_FLOOR", "MEASUREMENT_FLOOR", "StepCap", "capped_steps", "
            "uncapped_steps"]
 
 RANGE_TEST_FLOOR = 40  # fastai's slide looks 15 points back, after lr_find trims the ends
-MEASUREMENT_FLOOR = 3  # power-iteration steps a dry run keeps
+MEASUREMENT_FLOOR = 2  # power-iteration steps a dry run keeps (the fewest top_hessian_eigenvalue takes)
 
 _tally = {"examples": 0, "steps": 0}  # what this process's capped runs would have done uncapped
 

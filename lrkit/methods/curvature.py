@@ -219,7 +219,7 @@ def full_batch_gd(model: nn.Module, loss_func: Callable, x: torch.Tensor, y: tor
     opt = torch.optim.SGD(model.parameters(), lr=lr)
     v = _random_direction(model, 0)
     marks, sharp, losses = [], [], []
-    for step in progress_bar(range(steps + 1), leave=False) if progress else range(steps + 1):
+    for step in progress_bar(range(steps + 1), leave=True) if progress else range(steps + 1):
         if step % every == 0:
             # warm start from the last eigenvector: the weights moved little, so a few iterations do
             eig, v = _power_iteration(model, loss_func, x, y, v, iters=100 if step == 0 else 10, tol=1e-3)

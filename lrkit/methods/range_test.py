@@ -189,13 +189,14 @@ class _Curve:
 
 @contextmanager
 def _progress(settings: FinderSettings, show: bool):
-    """A progress bar over ``num_it`` steps (or None), closed however the test ends."""
+    """A progress bar over ``num_it`` steps (or None), closed however the test ends; it stays, finished,
+    so a saved notebook shows how far the test went and how long it took."""
     if not show:
         yield None
         return
     from fastprogress.fastprogress import progress_bar
 
-    bar = progress_bar(range(settings.num_it), leave=False)
+    bar = progress_bar(range(settings.num_it), leave=True)
     bar.update(0)
     try:
         yield bar
@@ -336,16 +337,31 @@ def _dry_run_capped(learn, s: FinderSettings) -> FinderSettings:
     return s if cap is None else replace(s, num_it=cap.range_test(s.num_it, learn.dls.train.bs))
 
 
-def fastai_lr_find(learn, *, settings: FinderSettings | None = None, **overrides) -> FinderResult:
+class _Ticks(Callback):
+    """Moves a progress bar on at each training batch (fastai's own bar, without a table, is left empty)."""
+
+    def __init__(self, bar):
+        self.bar, self.count = bar, 0
+
+    def after_batch(self):
+        if self.training:
+            self.count += 1
+            self.bar.update(self.count)
+
+
+def fastai_lr_find(learn, *, settings: FinderSettings | None = None, progress: bool = True,
+                   **overrides) -> FinderResult:
     """fastai's own ``learn.lr_find()`` with all four suggestions, packaged like :func:`find_lr`'s
     result so the two can be compared side by side. fastai saves and reloads the model under
     ``learn.path/models``: build the learner with a path outside the repository."""
+    import fastai.callback.progress  # noqa: F401  (adds Learner.no_bar)
     from fastai.callback.schedule import minimum, slide, steep, valley
 
     s = _dry_run_capped(learn, _settings(settings, **overrides))
     if s.beta != 0.98 or s.div_factor != 4.0:
         raise ValueError(f"fastai's lr_find has beta 0.98 and div_factor 4 built in; got {s.beta} and {s.div_factor}")
-    with learn.no_logging():
+    with learn.no_logging(), learn.no_bar(), _progress(s, progress) as bar, \
+            learn.added_cbs([_Ticks(bar)] if bar is not None else []):
         sugg = learn.lr_find(start_lr=s.start_lr, end_lr=s.end_lr, num_it=s.num_it, stop_div=s.stop_div,
                              show_plot=False, suggest_funcs=(valley, slide, minimum, steep))
     rec = learn.recorder

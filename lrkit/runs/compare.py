@@ -25,7 +25,7 @@ def run_conditions(train: Callable[..., FitResult], conditions: Mapping[str, dic
     seeds = list(seeds)
     jobs = [(label, kw, seed) for label, kw in conditions.items() for seed in seeds]
     out: dict[str, list[FitResult]] = {label: [] for label in conditions}
-    for label, kw, seed in (progress_bar(jobs, leave=False) if progress else jobs):
+    for label, kw, seed in (progress_bar(jobs, leave=True) if progress else jobs):
         run = lambda: train(seed=seed, label=label, **kw)  # noqa: E731
         out[label].append(run() if cache_key is None else
                           cached_result(FitResult, _run_key(cache_key, label, kw, seed), run, cache))

@@ -60,12 +60,17 @@ def find_lr_seeds(build: Callable[[int], object], seeds: Iterable[int], *, cache
 
     With ``cache_key`` (JSON-able settings naming every input of the runs), each seed's run is stored
     in the result cache under ``{**cache_key, "seed": seed}`` and loaded from it next time."""
+    from fastprogress.fastprogress import progress_bar
+
     from lrkit.core.cache import cached_result
+
+    finder_kwargs = {"progress": False, **finder_kwargs}  # one bar over the seeds, not one per test
+    seeds = list(seeds)
 
     def run(seed: int) -> FinderResult:
         return find_lr(build(seed), seed=seed, label=f"seed {seed}", **finder_kwargs)
 
     return spread_of(run(seed) if cache_key is None else
                      cached_result(FinderResult, {**cache_key, "seed": seed}, lambda: run(seed), cache)
-                     for seed in seeds)
+                     for seed in progress_bar(seeds, leave=True))
 

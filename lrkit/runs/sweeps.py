@@ -126,7 +126,7 @@ def run_sweep(spec: SweepSpec, batch_sizes: Iterable[int], seeds: Iterable[int],
     if not compute:
         return SweepResult(spec, cells, {}, (), tuple(todo))
     states: dict[int, dict] = {}
-    for bs, seed in (progress_bar(todo, leave=False) if progress and todo else todo):
+    for bs, seed in (progress_bar(todo, leave=True) if progress and todo else todo):
         try:
             learn = build(spec, bs, seed)
             if spec.pretrain_epochs:  # without pretraining, build(seed) already gives the seed's weights

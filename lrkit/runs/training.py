@@ -99,12 +99,11 @@ def fit_and_record(learn, epochs: int, lr: float | slice, *, method: FitMethod =
     fit = getattr(learn, "fit" if method == "fit" else f"fit_{method}")
     timer, group_lrs, drift = _EpochTimer(), GroupLRRecorder(), GroupDrift()
     cbs = [timer, group_lrs, drift, *(cbs or [])]
-    with learn.no_logging():
-        if progress:
+    if progress:  # fastai's bar and its table of epochs, as in fastai's lessons (the table stays)
+        fit(epochs, lr, cbs=cbs, **fit_kwargs)
+    else:
+        with learn.no_logging(), learn.no_bar():
             fit(epochs, lr, cbs=cbs, **fit_kwargs)
-        else:
-            with learn.no_bar():
-                fit(epochs, lr, cbs=cbs, **fit_kwargs)
     values = [list(map(float, v)) for v in learn.recorder.values]
     train, valid, acc = (tuple(v[i] for v in values) for i in range(3))
     diverged = any(not math.isfinite(x) for x in train + valid)

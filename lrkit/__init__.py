@@ -59,6 +59,7 @@ _FACE: dict[str, str] = {
     **dict.fromkeys(["plot_loss_runs", "plot_sharpness_during_test", "plot_sharpness_runs"],
                     "lrkit.show.curvature_plots"),
     **dict.fromkeys(["environment_report"], "lrkit.show.report"),
+    **dict.fromkeys(["readable"], "lrkit.show.tables"),
     **dict.fromkeys(["FinderPanel"], "lrkit.show.finder_panel"),
     **dict.fromkeys(["DiscriminativePanel", "LRTrialPanel", "PlateauPanel", "SchedulePanel"],
                     "lrkit.show.training_panels"),

@@ -23,10 +23,14 @@ fi
 mkdir -p "$out/assets"
 cp -r "$assets/reveal.js/dist" "$assets/reveal.js/plugin" "$out/assets/"
 cp "$assets/requirejs/require.js" "$assets/jquery/dist/jquery.min.js" "$out/assets/"
-# one nbconvert for all the notebooks: a process per notebook spent most of its time starting up
+# one nbconvert for all the notebooks: a process per notebook spent most of its time starting up.
+# A cell tagged hide-input shows its output only (the code is collapsed in JupyterLab and RISE too);
+# notes cells become reveal.js speaker notes (press S in a deck).
 PYTHONPATH="$root" "$venv/bin/jupyter" nbconvert --to slides --log-level=WARN "$root"/notebooks/[0-9]*.ipynb \
   --output-dir "$out" \
   --SlidesExporter.reveal_url_prefix=assets \
   --SlidesExporter.require_js_url=assets/require.js \
-  --SlidesExporter.jquery_url=assets/jquery.min.js
+  --SlidesExporter.jquery_url=assets/jquery.min.js \
+  --TagRemovePreprocessor.enabled=True \
+  --TagRemovePreprocessor.remove_input_tags=hide-input
 echo "slides: $(ls "$out"/*.slides.html | wc -l) decks in $out (open one in a browser; arrow keys move)"

@@ -224,3 +224,82 @@ def test_notebook_runs_and_its_panel_reacts_in_jupyterlab(lab, lab_page, artifac
         raise
     finally:
         _close_current_tab(page)
+
+
+SLIDESHOW = "01_lr_range_test.ipynb"  # its panel redraws without training: a quick live check
+PANEL_CELL = {SLIDESHOW: "FinderPanel("}  # text of the cell that shows the panel
+
+
+@pytest.mark.parametrize("name", [SLIDESHOW])  # after its notebook's nbval cells, as above
+def test_the_live_slideshow_steps_to_a_panel_that_reacts(lab, lab_page, artifacts, name):
+    """RISE in JupyterLab, as a presenter drives it: the notebook run and saved, the slideshow
+    entered (View > Render as Reveal Slideshow), stepped through from the first slide to the
+    panel's, the panel's cell run there on the notebook's kernel, a control moved and the plot
+    redrawn, the slideshow left. Where RISE cannot show widgets (see below) the test stops, as an
+    expected failure, after the cell ran on the slide."""
+    base, token = lab
+    page = lab_page
+    notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
+    try:
+        page.locator(".jp-DirListing-item", has_text=name).dblclick()
+        notebook.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
+        _wait_kernel_idle(base, token, name)
+        page.get_by_role("menuitem", name="Edit", exact=True).click()
+        page.get_by_role("menuitem", name="Clear Outputs of All Cells", exact=True).click()
+        _wait_until_cleared(page, notebook)
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        _wait_until_run(page, notebook, timeout_s=300)
+        page.keyboard.press("Control+s")  # the slideshow opens the saved notebook, on the same kernel
+        page.locator(".jp-mod-dirty").first.wait_for(state="detached", timeout=30_000)
+
+        page.get_by_role("menuitem", name="View", exact=True).click()
+        page.get_by_role("menuitem", name=re.compile(r"^Render as Reveal Slideshow")).click()
+        frame = page.frame_locator("iframe").last
+        present = frame.locator(".reveal .slides section.present").first
+        present.wait_for(timeout=60_000)
+        present.click()  # the keyboard goes to the slideshow, in command mode
+        page.keyboard.press("Escape")
+        page.keyboard.press("Home")  # the first slide; then forward, slide by slide, to the panel's cell
+        cell = frame.locator(".reveal .slides section.present .jp-CodeCell", has_text=PANEL_CELL[name])
+        for _ in range(80):
+            if cell.count() and cell.first.is_visible():
+                break
+            page.keyboard.press("Space")
+            page.wait_for_timeout(250)
+        assert cell.count() and cell.first.is_visible(), "stepping through the slideshow never reached the panel"
+        # run it on the slide, as a presenter does, on the kernel the notebook ran on
+        prompt = cell.first.locator(".jp-InputPrompt")
+        count = prompt.inner_text()
+        prompt.click()
+        page.keyboard.press("Escape")
+        page.keyboard.press("Control+Enter")
+        deadline = time.time() + 60
+        while (prompt.inner_text() in (count, "[*]:") or not cell.first.locator(".jp-OutputArea-output").count()) \
+                and time.time() < deadline:
+            page.wait_for_timeout(300)
+        assert re.fullmatch(r"\[\d+\]:", prompt.inner_text().strip()) and prompt.inner_text() != count, (
+            f"the panel's cell did not run on the slide: {count} -> {prompt.inner_text()}")
+        page.screenshot(path=str(artifacts / "slideshow-panel.png"))
+        panel = cell.first.locator(".widget-vbox")
+        if not panel.count():
+            # jupyterlab-rise 0.43 with ipywidgets 8 shows a widget as its text, VBox(children=...):
+            # jupyterlab-contrib/rise issues 119 and 126. The rest of this test runs once that is fixed.
+            assert "VBox(" in cell.first.locator(".jp-OutputArea-output").first.inner_text()
+            pytest.xfail("RISE in JupyterLab shows the panel as text, not as a widget (jupyterlab-contrib/rise#126)")
+        before = _panel_image(frame)
+        assert before, "the panel on the slide shows no plot"
+        _act(page, frame, ACTIONS[name])
+        deadline = time.time() + 60
+        while _panel_image(frame) == before and time.time() < deadline:
+            page.wait_for_timeout(500)
+        page.screenshot(path=str(artifacts / "slideshow-reacted.png"))
+        assert _panel_image(frame) != before, f"the plot on the slide did not change after {ACTIONS[name]}"
+    except Exception:
+        page.screenshot(path=str(artifacts / "slideshow-failed.png"), full_page=True)
+        (artifacts / "slideshow-failed.html").write_text(page.content())
+        raise
+    finally:
+        # leave the slideshow (its tab, beside the notebook's), then close the notebook
+        page.locator(".lm-DockPanel .lm-TabBar-tab.lm-mod-current .lm-TabBar-tabCloseIcon").last.click()
+        _close_current_tab(page)

@@ -170,7 +170,9 @@ class TensorDataLoader(DataLoader):
     """A fastai ``DataLoader`` over :class:`TensorData` that gathers each batch with one index op."""
 
     def create_batches(self, samps):
-        for b in chunked(list(samps), self.bs, self.drop_last):
+        # batch by batch, the same batches: a loader read for a few batches (a dry run) does not
+        # walk the whole epoch's indices first
+        for b in chunked(samps, self.bs, self.drop_last):
             yield self.dataset[torch.as_tensor(b, device=self.dataset.x.device)]
 
 

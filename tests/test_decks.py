@@ -54,6 +54,8 @@ def test_setup_and_check_cells_run_but_are_not_shown(notebook):
     code = [c for c in _cells(notebook) if c["cell_type"] == "code"]
     assert _slide_type(code[0]) == "skip", f"{notebook.name}: the setup cell (the first code cell) shows on a slide"
     assert _slide_type(code[-1]) == "skip", f"{notebook.name}: the check cell (the last code cell) shows on a slide"
+    # the browser test reads the run's end from the last cell's count, which a collapsed input hides
+    assert not _collapsed(code[-1]), f"{notebook.name}: the check cell's input is collapsed"
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)

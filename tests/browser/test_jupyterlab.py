@@ -102,10 +102,11 @@ def browser_context(chromium):
 
 
 def _wait_until_run(page, notebook, timeout_s: float) -> None:
-    """All code cells have an execution count and none is running."""
+    """Every code cell shown (the last one always is) has an execution count: none is running."""
     deadline = time.time() + timeout_s
     while time.time() < deadline:
-        prompts = notebook.locator(".jp-CodeCell .jp-InputPrompt").all_inner_texts()
+        # a collapsed input shows a placeholder without the count: its cell is done when those after it are
+        prompts = notebook.locator(".jp-CodeCell .jp-InputArea-prompt").all_inner_texts()
         if prompts and all(re.fullmatch(r"\[\d+\]:", p.strip()) for p in prompts):
             return
         page.wait_for_timeout(300)
@@ -116,7 +117,7 @@ def _wait_until_cleared(page, notebook, timeout_s: float = 30) -> None:
     """No code cell has an execution count or an output."""
     deadline = time.time() + timeout_s
     while time.time() < deadline:
-        prompts = notebook.locator(".jp-CodeCell .jp-InputPrompt").all_inner_texts()
+        prompts = notebook.locator(".jp-CodeCell .jp-InputArea-prompt").all_inner_texts()
         if prompts and not any(re.search(r"\d", p) for p in prompts) and not notebook.locator(
                 ".jp-OutputArea-output").count():
             return

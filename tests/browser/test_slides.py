@@ -46,8 +46,12 @@ def _check_deck(deck: Path, notebook: Path) -> None:
     cells = json.loads(notebook.read_text())["cells"]
     for cell in cells:
         shown = page.find(id=f"cell-id={cell['id']}")
-        if _slide_type(cell) in ("skip", "notes"):
-            assert shown is None, f"{deck.name}: a {_slide_type(cell)} cell is on a slide: {''.join(cell['source'])[:80]}"
+        if _slide_type(cell) == "skip":
+            assert shown is None, f"{deck.name}: a skipped cell is on a slide: {''.join(cell['source'])[:80]}"
+            continue
+        if _slide_type(cell) == "notes":  # in the speaker view only
+            assert shown is not None and shown.find_parent("aside", class_="notes") is not None, (
+                f"{deck.name}: speaker notes on a slide: {''.join(cell['source'])[:80]}")
             continue
         assert shown is not None, f"{deck.name}: a cell is missing: {''.join(cell['source'])[:80]}"
         if cell["cell_type"] == "code":
@@ -57,7 +61,7 @@ def _check_deck(deck: Path, notebook: Path) -> None:
             else:
                 assert len(code[0].get_text().strip().splitlines()) <= MAX_CODE_LINES, f"{deck.name}: long code"
             for out in shown.select(".jp-OutputArea-output"):
-                assert out.get_text().strip() or out.find(["img", "svg", "table", "script"]), (
+                assert out.get_text().strip() or out.find(["img", "svg", "table", "script", "style"]), (  # style: fastprogress
                     f"{deck.name}: an empty output after {''.join(cell['source'])[:80]}")
     main = sum(_slide_type(c) == "slide" for c in cells)
     assert len(page.select("aside.notes")) >= main, f"{deck.name}: fewer speaker notes than main slides ({main})"

@@ -147,7 +147,6 @@ def test_command_line_error_from_a_real_process():
 
 
 def _panels(learner):
-    from lrkit.show.batch_panel import BatchSizePanel
     from lrkit.show.conditions_panel import ConditionsPanel
     from lrkit.show.training_panels import DiscriminativePanel, LRTrialPanel, SchedulePanel
     from lrkit.show.finder_panel import FinderPanel

@@ -19,7 +19,7 @@ def readable(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
         raise ValueError(f"Expected 1 to 6 significant digits, got {digits!r}")
 
     def write(value):
-        if isinstance(value, bool) or isinstance(value, Integral) or not isinstance(value, Real):
+        if isinstance(value, Integral) or not isinstance(value, Real):  # bools are Integral too
             return value
         if math.isnan(value):
             return ""

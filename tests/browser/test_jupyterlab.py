@@ -140,6 +140,22 @@ def _wait_kernel_idle(base: str, token: str, name: str, timeout_s: float = 90) -
     raise AssertionError(f"the kernel of {name} did not become idle within {timeout_s:.0f} s")
 
 
+def _open_and_run_all(page, notebook, base: str, token: str, name: str) -> None:
+    """Open ``name`` from the file browser as a learner would, clear its saved outputs, run all cells.
+
+    The saved outputs carry execution counts and the panel's last picture: cleared first, so that
+    what is waited for and clicked after is this run's, never the saved one."""
+    page.locator(".jp-DirListing-item", has_text=name).dblclick()
+    notebook.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
+    _wait_kernel_idle(base, token, name)
+    page.get_by_role("menuitem", name="Edit", exact=True).click()
+    page.get_by_role("menuitem", name="Clear Outputs of All Cells", exact=True).click()
+    _wait_until_cleared(page, notebook)
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    _wait_until_run(page, notebook, timeout_s=300)
+
+
 def _panel_image(notebook):
     imgs = notebook.locator(".widget-output img")
     return imgs.last.get_attribute("src") if imgs.count() else None
@@ -189,17 +205,7 @@ def test_notebook_runs_and_its_panel_reacts_in_jupyterlab(lab, lab_page, artifac
     page = lab_page
     notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")  # the tab in front
     try:
-        page.locator(".jp-DirListing-item", has_text=name).dblclick()
-        notebook.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
-        _wait_kernel_idle(base, token, name)
-        # The saved outputs carry execution counts and the panel's last picture: cleared first, so
-        # that what is waited for and clicked below is this run's, never the saved one.
-        page.get_by_role("menuitem", name="Edit", exact=True).click()
-        page.get_by_role("menuitem", name="Clear Outputs of All Cells", exact=True).click()
-        _wait_until_cleared(page, notebook)
-        page.get_by_role("menuitem", name="Run", exact=True).click()
-        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-        _wait_until_run(page, notebook, timeout_s=300)
+        _open_and_run_all(page, notebook, base, token, name)
 
         errors = notebook.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
         tracebacks = [t for t in errors.all_inner_texts() if "Traceback" in t or re.search(r"\w+Error\b", t)]
@@ -242,15 +248,7 @@ def test_the_live_slideshow_steps_to_a_panel_that_reacts(lab, lab_page, artifact
     page = lab_page
     notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
     try:
-        page.locator(".jp-DirListing-item", has_text=name).dblclick()
-        notebook.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
-        _wait_kernel_idle(base, token, name)
-        page.get_by_role("menuitem", name="Edit", exact=True).click()
-        page.get_by_role("menuitem", name="Clear Outputs of All Cells", exact=True).click()
-        _wait_until_cleared(page, notebook)
-        page.get_by_role("menuitem", name="Run", exact=True).click()
-        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-        _wait_until_run(page, notebook, timeout_s=300)
+        _open_and_run_all(page, notebook, base, token, name)
         page.keyboard.press("Control+s")  # the slideshow opens the saved notebook, on the same kernel
         page.locator(".jp-mod-dirty").first.wait_for(state="detached", timeout=30_000)
 

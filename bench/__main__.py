@@ -1,10 +1,12 @@
-"""``python -m bench [finder|widgets]``: run the benchmarks (both by default)."""
+"""``python -m bench [finder|widgets|grid]``: run the benchmarks (all by default)."""
 import sys
 
-from . import finder_bench, widget_bench
+from . import finder_bench, grid_bench, widget_bench
 
-which = sys.argv[1:] or ["finder", "widgets"]
+which = sys.argv[1:] or ["finder", "widgets", "grid"]
 if "finder" in which:
     finder_bench.main([])
 if "widgets" in which:
     widget_bench.main()
+if "grid" in which:
+    grid_bench.main([])

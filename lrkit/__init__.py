@@ -7,7 +7,7 @@ The package is layered; each layer imports only from those below it:
 - ``lrkit.methods``: what the kit teaches (the range test and its suggestions, schedules,
   discriminative LRs, LR-free and schedule-free optimizers, curvature, the noise scale);
 - ``lrkit.runs``: how runs are made and compared (training records, sweeps, conditions, seeds,
-  building learners);
+  building learners, the ground-truth grid and its Ray engine);
 - ``lrkit.show``: what a learner sees (plots, panels, the setup report);
 - ``lrkit.cli``: the command line, on top.
 
@@ -51,6 +51,8 @@ _FACE: dict[str, str] = {
     **dict.fromkeys(["train_condition", "wsd_branches"], "lrkit.runs.conditions"),
     **dict.fromkeys(["find_lr_seeds", "spread_of"], "lrkit.runs.seeds"),
     **dict.fromkeys(["Claim", "check_claims", "paired_claim", "trend_claim"], "lrkit.runs.claims"),
+    **dict.fromkeys(["CellRun", "GridCell", "GridSpec", "best_lr", "critical_batch_size", "grid_spec_for",
+                     "per_seed_best", "run_grid"], "lrkit.runs.grid"),
     **dict.fromkeys(["plot_lr_find", "plot_lr_schedule", "plot_seed_spread"], "lrkit.show.range_test_plots"),
     **dict.fromkeys(["plot_branch_lrs", "plot_effective_lrs", "plot_final_vs_lr", "plot_fit_histories",
                      "plot_group_drift", "plot_group_lrs", "plot_group_schedules", "plot_lr_per_epoch",

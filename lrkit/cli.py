@@ -1,5 +1,6 @@
 """Command line: ``python -m lrkit fetch`` gets the offline data, ``status`` shows what is here,
-``sweep`` runs batch-size sweeps headless into the result cache."""
+``sweep`` runs batch-size sweeps headless into the result cache, ``grid`` trains the ground-truth
+grid (batch size x LR x seed x optimizer) into it, in this process or on Ray."""
 from __future__ import annotations
 
 import argparse
@@ -89,12 +90,46 @@ def _sweep(args) -> int:
     return 0
 
 
+def _grid(args) -> int:
+    import statistics
+
+    from lrkit.core.cache import ResultCache
+    from lrkit.core.session import setup
+    from lrkit.runs.grid import best_lr, grid_spec_for, run_grid
+
+    if args.address and args.engine != "ray":
+        raise ValueError(f"--address {args.address} names a Ray cluster; add --engine ray")
+    session = setup(args.profile, style=False)
+    changes = {name: tuple(getattr(args, name)) for name in ("batch_sizes", "lrs", "seeds", "optimizers")
+               if getattr(args, name) is not None}
+    spec = grid_spec_for(session.profile, **changes)
+    cache = ResultCache(args.cache) if args.cache else ResultCache()
+    where = f"Ray at {args.address}" if args.address else ("a local Ray instance" if args.engine == "ray" else
+                                                            f"this process ({session.device})")
+    print(f"grid of {len(spec.cells())} cells on {where}: batch sizes {list(spec.batch_sizes)}, LRs "
+          f"{list(spec.lrs)}, seeds {list(spec.seeds)}, {', '.join(spec.optimizers)}; cache {cache.root}")
+    result = run_grid(spec, session=session, engine=args.engine, address=args.address, cache=cache)
+    print(f"{len(result.computed)} cells trained, {len(result.runs) - len(result.computed)} from the cache, "
+          f"{len(result.failed)} failed")
+    for failure in result.failed:
+        print(f"failed: {failure}", file=sys.stderr)
+    for opt in spec.optimizers:
+        for bs in spec.batch_sizes:
+            best = [best_lr([r for r in result.select(optimizer=opt, batch_size=bs) if r.cell.seed == seed],
+                            spec.stop_at, spec.metric) for seed in spec.seeds]
+            found = [b for b in best if b is not None]
+            shown = f"{statistics.median(found):.3g} (median of {len(found)} seeds)" if found else "none reached it"
+            print(f"  {opt:5} batch size {bs:5d}: best LR to {spec.metric} {spec.stop_at:g}: {shown}")
+    return 1 if result.failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated", category=FutureWarning)
     from lrkit.core.data import DATASETS
 
     parser = _Parser(prog=PROG, description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="{fetch,status,sweep}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser,
+                                metavar="{fetch,status,sweep,grid}")
     sub.add_parser("fetch", help="obtain the offline datasets (idempotent)").set_defaults(func=_fetch)
     sub.add_parser("status", help="list datasets and weights and whether they are here").set_defaults(func=_status)
     sweep = sub.add_parser("sweep", help="LR range tests over batch sizes x seeds, cached on disk")
@@ -111,9 +146,24 @@ def main(argv: list[str] | None = None) -> int:
     sweep.add_argument("--cache", help="cache folder (default: $LRKIT_CACHE or $LRKIT_HOME/results)")
     sweep.add_argument("--recompute", action="store_true", help="ignore cached cells")
     sweep.set_defaults(func=_sweep)
+    grid = sub.add_parser("grid", help="train the grid of batch size x LR x seed x optimizer to a target, cached")
+    grid.add_argument("--profile", choices=["ci", "cpu", "gpu"], help="the grid's sizes; default: $LRKIT_PROFILE "
+                      "or by device")
+    grid.add_argument("--engine", choices=["local", "ray"], default="local", help="this process, or one Ray task "
+                      "per cell")
+    grid.add_argument("--address", help="a Ray cluster ('auto', 'ray://HOST:10001'); default: a local Ray instance")
+    grid.add_argument("--batch-sizes", type=_positive(int), nargs="+", help="default: the profile's")
+    grid.add_argument("--lrs", type=_positive(float), nargs="+", help="default: the profile's")
+    grid.add_argument("--seeds", type=_non_negative_int, nargs="+", help="default: the profile's")
+    grid.add_argument("--optimizers", choices=["sgd", "adam", "plain_sgd"], nargs="+", help="default: sgd adam")
+    grid.add_argument("--cache", help="cache folder (default: $LRKIT_CACHE or $LRKIT_HOME/results)")
+    grid.set_defaults(func=_grid)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
     except ValueError as err:  # settings that do not fit together: one line, no traceback
         print(f"{PROG} {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except ImportError as err:  # an optional engine that is not installed (Ray): what to install
+        print(f"{PROG} {args.command}: error: {err}", file=sys.stderr)
+        return 1

@@ -74,3 +74,16 @@ def test_a_capped_sharpness_measurement_takes_a_few_iterations(capped):
     from lrkit.core.dry_run import MEASUREMENT_FLOOR, capped_iterations
 
     assert capped_iterations(100) == max(3, MEASUREMENT_FLOOR) and capped_iterations(2) == 2
+
+
+def test_a_capped_range_test_tracks_the_sharpness_once(capped):
+    from torch import nn
+
+    from lrkit.methods.curvature import SharpnessTracker
+
+    learn = build_learner(capped, dataset="digits", model="tiny_cnn", bs=16, seed=0)
+    data = learn.dls.train.dataset
+    tracker = SharpnessTracker(data.x[:64], data.y[:64], nn.functional.cross_entropy, every=2)
+    learn.add_cb(tracker)
+    find_lr(learn, num_it=100, progress=False)  # capped to RANGE_TEST_FLOOR iterations
+    assert len(tracker.sharpness) == 1 and tracker.sharpness[0] > 0 and len(tracker.lrs) == 1

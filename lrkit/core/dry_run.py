@@ -3,8 +3,9 @@
 ``$LRKIT_STEP_CAP=N`` (read by :func:`lrkit.core.profiles.resolve_profile`, used for nothing else)
 caps every fit at ``N`` training and ``N`` validation batches per epoch (validation batches cut
 to the training batch size), every range test at ``max(N, RANGE_TEST_FLOOR)`` iterations (its
-suggestions need a curve to read), every full-batch run at ``N`` steps, and each sharpness
-measurement at ``max(N, MEASUREMENT_FLOOR)`` iterations. The learners of a capped profile carry a
+suggestions need a curve to read), every full-batch run at ``N`` steps, each sharpness
+measurement at ``max(N, MEASUREMENT_FLOOR)`` iterations, and the sharpness tracked along a range
+test to its first measurement (:func:`measured_enough`). The learners of a capped profile carry a
 :class:`StepCap` callback; it also counts the training examples the same work would have processed
 uncapped, which is what a notebook's run costs on the real profile (:func:`uncapped_examples`).
 """
@@ -16,8 +17,8 @@ from fastai.callback.core import Callback
 
 from lrkit.core.profiles import step_cap
 
-__all__ = ["RANGE_TEST_FLOOR", "MEASUREMENT_FLOOR", "StepCap", "capped_steps", "capped_iterations", "uncapped_examples",
-           "uncapped_steps"]
+__all__ = ["RANGE_TEST_FLOOR", "MEASUREMENT_FLOOR", "StepCap", "capped_steps", "capped_iterations", "measured_enough",
+           "uncapped_examples", "uncapped_steps"]
 
 RANGE_TEST_FLOOR = 40  # fastai's slide looks 15 points back, after lr_find trims the ends
 MEASUREMENT_FLOOR = 2  # power-iteration steps a dry run keeps (the fewest top_hessian_eigenvalue takes)
@@ -40,6 +41,13 @@ def capped_iterations(iters: int) -> int:
     run: its code path runs, on the profile's data, without the cost of converging."""
     cap = step_cap()
     return iters if cap is None else min(iters, max(cap, MEASUREMENT_FLOOR))
+
+
+def measured_enough(done: int) -> bool:
+    """Whether a measurement repeated along a run (the sharpness every few steps of a range test) has
+    been made often enough: in a dry run once, which runs its code path on the profile's data; the
+    repeats would only cost time (on the gpu profile each one is Hessian products on 5,000 images)."""
+    return step_cap() is not None and done >= 1
 
 
 def uncapped_examples() -> int:

@@ -257,7 +257,9 @@ class SharpnessTracker(Callback):
         self.lrs, self.sharpness, self.v = [], [], None
 
     def after_batch(self):
-        if (self.train_iter - 1) % self.every:
+        from lrkit.core.dry_run import measured_enough
+
+        if (self.train_iter - 1) % self.every or measured_enough(len(self.sharpness)):
             return
         cold = self.v is None
         if cold:

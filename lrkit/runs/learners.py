@@ -14,13 +14,15 @@ MODELS: dict[str, Callable] = {"tiny_cnn": tiny_cnn, "small_cnn": small_cnn}
 
 
 def build_learner(session: Session, *, dataset: str = "cats_dogs", model: ModelName = "small_cnn", bs: int = 64,
-                  opt: OptName = "sgd", seed: int = 0, wd: float | None = None, n_train: int | None = None):
+                  opt: OptName = "sgd", seed: int = 0, wd: float | None = None, n_train: int | None = None,
+                  n_valid: int | None = None):
     """A fresh learner: data subset and batch order from ``seed``, weights initialised from ``seed``."""
     from fastai.torch_core import set_seed
 
     if model not in MODELS:
         raise ValueError(f"Unknown model {model!r}; expected one of {sorted(MODELS)}")
-    dls = dataloaders(dataset, bs=bs, seed=seed, device=session.device, profile=session.profile, n_train=n_train)
+    dls = dataloaders(dataset, bs=bs, seed=seed, device=session.device, profile=session.profile, n_train=n_train,
+                      n_valid=n_valid)
     set_seed(seed)  # the same initial weights for the same seed, whatever ran before
     net = MODELS[model](dls.c, in_channels=dls.train.dataset.x.shape[1])
     return _capped(make_learner(dls, net, opt=opt, workdir=session.workdir, wd=wd), session)

@@ -32,7 +32,7 @@ _FACE: dict[str, str] = {
     **dict.fromkeys(["FinderResult", "FinderSettings", "RangeTest", "exp_schedule", "fastai_lr_find", "find_lr",
                      "find_lr_torch", "resmooth", "smooth"], "lrkit.methods.range_test"),
     **dict.fromkeys(["METHODS", "suggest"], "lrkit.methods.suggestions"),
-    **dict.fromkeys(["curve_noise", "divergence_lr", "pick_lr_max"], "lrkit.methods.curve_stats"),
+    **dict.fromkeys(["STATISTICS", "curve_noise", "divergence_lr", "pick_lr_max"], "lrkit.methods.curve_stats"),
     **dict.fromkeys(["preserved_state"], "lrkit.methods.learner_state"),
     **dict.fromkeys(["constant", "flat_cos", "one_cycle", "one_cycle_shape", "sample", "wsd"],
                     "lrkit.methods.schedules"),
@@ -51,8 +51,8 @@ _FACE: dict[str, str] = {
     **dict.fromkeys(["train_condition", "wsd_branches"], "lrkit.runs.conditions"),
     **dict.fromkeys(["find_lr_seeds", "spread_of"], "lrkit.runs.seeds"),
     **dict.fromkeys(["Claim", "check_claims", "paired_claim", "trend_claim"], "lrkit.runs.claims"),
-    **dict.fromkeys(["CellRun", "GridCell", "GridSpec", "best_lr", "critical_batch_size", "grid_spec_for",
-                     "per_seed_best", "run_grid"], "lrkit.runs.grid"),
+    **dict.fromkeys(["CellRun", "GridCell", "GridSpec", "best_lr", "best_lr_slopes", "critical_batch_size",
+                     "grid_spec_for", "per_seed_best", "readings_against_best", "run_grid"], "lrkit.runs.grid"),
     **dict.fromkeys(["plot_lr_find", "plot_lr_schedule", "plot_seed_spread"], "lrkit.show.range_test_plots"),
     **dict.fromkeys(["plot_branch_lrs", "plot_effective_lrs", "plot_final_vs_lr", "plot_fit_histories",
                      "plot_group_drift", "plot_group_lrs", "plot_group_schedules", "plot_lr_per_epoch",
@@ -68,6 +68,9 @@ _FACE: dict[str, str] = {
     **dict.fromkeys(["BatchSizePanel"], "lrkit.show.batch_panel"),
     **dict.fromkeys(["QuadraticPanel"], "lrkit.show.quadratic_panel"),
     **dict.fromkeys(["ConditionsPanel"], "lrkit.show.conditions_panel"),
+    **dict.fromkeys(["GridPanel"], "lrkit.show.grid_panel"),
+    **dict.fromkeys(["plot_best_lr_vs_batch", "plot_readings_vs_best", "plot_steps_vs_batch", "seed_band"],
+                    "lrkit.show.grid_plots"),
 }
 
 __all__ = sorted(_FACE) + ["__version__"]

@@ -190,3 +190,30 @@ def test_panels_show_the_message_and_keep_the_last_good_picture(learner, case, t
     act(panel)  # no exception escapes the panel
     assert message in panel.status.value and "Traceback" not in panel.status.value
     assert panel.figure is picture  # the last good picture stays
+
+
+def test_a_picture_that_fails_to_draw_from_a_control_shows_its_error_in_the_panel():
+    """A control's callback runs in the kernel's comm handler, whose tracebacks only reach the log."""
+    import ipywidgets as W
+    from matplotlib.figure import Figure
+
+    from lrkit.show.panel_base import Panel
+
+    class Reciprocal(Panel):
+        def __init__(self):
+            super().__init__()
+            self.x = W.IntSlider(value=1, min=0, max=3)
+            self._redraw_on(self.x)
+            self.redraw()
+
+        def redraw(self, *_):
+            fig = Figure()
+            fig.subplots().plot([0, 1], [0, 1 / self.x.value])  # fails at 0
+            self._show(fig)
+
+    panel = Reciprocal()
+    picture = panel.figure
+    panel.x.value = 0
+    assert "ZeroDivisionError" in panel.status.value and panel.figure is picture
+    panel.x.value = 2
+    assert panel.figure is not picture

@@ -8,6 +8,7 @@ cell) under every main slide. Saved outputs: nothing empty, tables at three sign
 """
 from __future__ import annotations
 
+import base64
 import json
 import re
 from pathlib import Path
@@ -152,8 +153,8 @@ def test_a_training_run_saves_fastais_table_of_epochs(name):
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_panel_saves_its_last_picture(notebook):
-    """A panel's picture lives in an ipywidgets Output; the saved widget state keeps it, so the panel
-    shows without a kernel (JupyterLab, nbviewer, GitHub)."""
+    """A panel's picture is an ipywidgets Image; the saved widget state keeps its PNG, so the panel
+    shows without a kernel (JupyterLab, nbviewer, the static decks)."""
     nb = json.loads(notebook.read_text())
     views = [out["data"]["application/vnd.jupyter.widget-view+json"]["model_id"] for _, out in _outputs(notebook)
              if "application/vnd.jupyter.widget-view+json" in out.get("data", {})]
@@ -165,9 +166,9 @@ def test_every_panel_saves_its_last_picture(notebook):
         model = state.get(model_id)
         if model is None or model_id in seen:
             return False
-        outs = model["state"].get("outputs", [])
-        if any("image/png" in o.get("data", {}) for o in outs):
-            return True
+        if model["model_name"] == "ImageModel":
+            png = [b for b in model.get("buffers", []) if b.get("path") == ["value"]]
+            return bool(png) and base64.b64decode(png[0]["data"]).startswith(b"\x89PNG")
         children = model["state"].get("children", [])
         return any(images(c.removeprefix("IPY_MODEL_"), (*seen, model_id)) for c in children)
 

@@ -87,3 +87,18 @@ def test_a_capped_range_test_tracks_the_sharpness_once(capped):
     learn.add_cb(tracker)
     find_lr(learn, num_it=100, progress=False)  # capped to RANGE_TEST_FLOOR iterations
     assert len(tracker.sharpness) == 1 and tracker.sharpness[0] > 0 and len(tracker.lrs) == 1
+
+
+def test_a_capped_grid_trains_one_cell_per_optimizer_and_batch_size(capped, tmp_path):
+    from lrkit.core.cache import ResultCache
+    from lrkit.runs.grid import GridSpec, run_grid
+
+    spec = GridSpec(batch_sizes=(64, 16), lrs=(0.01, 0.1), seeds=(0, 1), optimizers=("sgd",), budget_examples=1200,
+                    eval_every=600, n_train=1200, n_valid=300)
+    before = dry_run.uncapped_examples()
+    result = run_grid(spec, session=capped, cache=ResultCache(tmp_path), progress=False)
+    assert sorted((c.optimizer, c.batch_size) for c in result.computed) == [("sgd", 16), ("sgd", 64)]
+    assert len(result.missing) == len(spec.cells()) - 2 and not result.failed
+    # the left-out cells count at their budget; the trained ones at the data of their epochs: 1,200
+    # examples are 2 epochs of 18 full batches of 64, and 1 epoch of 75 batches of 16
+    assert dry_run.uncapped_examples() - before == 6 * 1200 + (2 + 1) * 1200

@@ -143,3 +143,16 @@ def test_the_command_line_runs_a_grid_into_the_cache(tmp_path):
     assert "0 cells trained, 1 from the cache, 0 failed" in second.stdout
     bad = subprocess.run([*args[:3], "--engine", "spark"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "invalid choice: 'spark'" in bad.stderr
+
+
+def test_the_grid_panel_redraws_from_the_stored_grid(local_grid):
+    from lrkit.show.grid_panel import GridPanel
+
+    panel = GridPanel(local_grid, targets=[0.4, 0.5, local_grid.spec.stop_at])
+    first, status = panel.figure, panel.status.value
+    assert bytes(panel.picture.value).startswith(b"\x89PNG") and "reached by" in status
+    panel.target.value = 0.4  # redrawn from the stored curves, for the new target
+    assert panel.figure is not first and "accuracy 0.4:" in panel.status.value
+    assert len(panel.figure.axes) == 2 and panel.figure.axes[0].get_ylabel().startswith("best LR")
+    with pytest.raises(ValueError, match="targets the cells trained to"):
+        GridPanel(local_grid, targets=[0.99])

@@ -5,20 +5,22 @@ caps every fit at ``N`` training and ``N`` validation batches per epoch (validat
 to the training batch size), every range test at ``max(N, RANGE_TEST_FLOOR)`` iterations (its
 suggestions need a curve to read), every full-batch run at ``N`` steps, each sharpness
 measurement at ``max(N, MEASUREMENT_FLOOR)`` iterations, and the sharpness tracked along a range
-test to its first measurement (:func:`measured_enough`). The learners of a capped profile carry a
+test to its first measurement (:func:`measured_enough`), and a grid of trainings to one cell per
+optimizer and batch size (:func:`capped_cells`). The learners of a capped profile carry a
 :class:`StepCap` callback; it also counts the training examples the same work would have processed
 uncapped, which is what a notebook's run costs on the real profile (:func:`uncapped_examples`).
 """
 from __future__ import annotations
 
 from functools import partial
+from typing import Callable
 
 from fastai.callback.core import Callback
 
 from lrkit.core.profiles import step_cap
 
 __all__ = ["RANGE_TEST_FLOOR", "MEASUREMENT_FLOOR", "StepCap", "capped_steps", "capped_iterations", "measured_enough",
-           "uncapped_examples", "uncapped_steps"]
+           "capped_cells", "uncapped_examples", "uncapped_steps"]
 
 RANGE_TEST_FLOOR = 40  # fastai's slide looks 15 points back, after lr_find trims the ends
 MEASUREMENT_FLOOR = 2  # power-iteration steps a dry run keeps (the fewest top_hessian_eigenvalue takes)
@@ -48,6 +50,26 @@ def measured_enough(done: int) -> bool:
     been made often enough: in a dry run once, which runs its code path on the profile's data; the
     repeats would only cost time (on the gpu profile each one is Hessian products on 5,000 images)."""
     return step_cap() is not None and done >= 1
+
+
+def capped_cells(cells: list, group: Callable, budget: Callable) -> tuple[list, list]:
+    """A grid's cells to train and to leave out: in a dry run the first cell of each ``group(cell)``
+    (each optimizer and batch size: its code path and data size) is trained, capped like any fit, and
+    the others are left out, their ``budget(cell)`` of (examples, steps) counted as what the uncapped
+    run would take at most. Without a cap, every cell is trained."""
+    if step_cap() is None:
+        return list(cells), []
+    seen, kept, left = set(), [], []
+    for cell in cells:
+        if group(cell) in seen:
+            examples, steps = budget(cell)
+            _tally["examples"] += examples
+            _tally["steps"] += steps
+            left.append(cell)
+        else:
+            seen.add(group(cell))
+            kept.append(cell)
+    return kept, left
 
 
 def uncapped_examples() -> int:

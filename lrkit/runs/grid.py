@@ -22,7 +22,8 @@ from lrkit.core.cache import ResultCache, check_fields, store_payload
 from lrkit.core.models import OptName
 
 __all__ = ["GridSpec", "GridCell", "CellRun", "GridResult", "GridFailure", "run_grid", "train_cell",
-           "grid_spec_for", "best_lr", "per_seed_best", "critical_batch_size"]
+           "grid_spec_for", "best_lr", "per_seed_best", "critical_batch_size", "best_lr_slopes",
+           "readings_against_best"]
 
 CELL_FORMAT = 1  # raise when a change to the training changes what a cell holds
 Metric = Literal["accuracy", "valid_loss"]
@@ -167,7 +168,7 @@ class GridResult:
     runs: dict[GridCell, CellRun]
     failed: tuple[GridFailure, ...] = ()
     computed: tuple[GridCell, ...] = ()  # trained by this call; the rest came from the cache
-    missing: tuple[GridCell, ...] = ()  # neither cached nor trained (compute=False)
+    missing: tuple[GridCell, ...] = ()  # neither cached nor trained (compute=False, or left out by a dry run)
 
     def select(self, *, optimizer: str | None = None, batch_size: int | None = None) -> list[CellRun]:
         return [r for c, r in sorted(self.runs.items())
@@ -209,6 +210,41 @@ def critical_batch_size(batch_sizes: Sequence[int], steps: Sequence[float]) -> t
     # S(B) has the shape of 1 / LR(B) in the noise-scale curve LR_max / (1 + B_noise / B)
     inv_s_min, b_crit = fit_noise_scale_curve(batch_sizes, 1.0 / np.asarray(steps, float))
     return 1.0 / inv_s_min, b_crit, bend_found(batch_sizes, b_crit)
+
+
+def best_lr_slopes(best: dict[int, dict[int, tuple[float, int] | None]]) -> dict[int, float]:
+    """For each seed that reached the target at every batch size: the slope of log(best LR) against
+    log(batch size) (``1``: the linear rule, ``0.5``: the square root, ``0``: no effect)."""
+    import numpy as np
+
+    sizes = sorted(best)
+    seeds = sorted({s for per in best.values() for s in per})
+    out = {}
+    for seed in seeds:
+        vals = [best[bs].get(seed) for bs in sizes]
+        if all(v is not None for v in vals):
+            out[seed] = float(np.polyfit(np.log(sizes), np.log([v[0] for v in vals]), 1)[0])
+    return out
+
+
+def readings_against_best(best: dict[int, dict[int, tuple[float, int] | None]],
+                          readings: dict[str, dict[int, float]]) -> dict[str, dict[str, float]]:
+    """Each range-test reading divided by the best LR (medians over seeds) at each batch size, and how
+    far that ratio moves across the batch sizes (highest / lowest: ``1`` means the reading tracks the
+    best LR exactly, up to a constant factor)."""
+    import numpy as np
+
+    table = {}
+    for name, per_bs in readings.items():
+        ratios = {}
+        for bs in sorted(per_bs):
+            reached = [v[0] for v in best.get(bs, {}).values() if v is not None]
+            if reached and per_bs[bs] is not None and np.isfinite(per_bs[bs]):
+                ratios[f"bs {bs}"] = float(per_bs[bs] / np.median(reached))
+        if ratios:
+            vals = list(ratios.values())
+            table[name] = {**ratios, "moves by (highest / lowest)": max(vals) / min(vals)}
+    return table
 
 
 class _ToTarget:
@@ -289,18 +325,21 @@ def train_cell(spec: GridSpec, cell: GridCell, session) -> CellRun:
 
 
 def grid_spec_for(profile, **changes) -> GridSpec:
-    """The grid a profile runs (09's): the ci grid is tiny, cpu shows the shapes on 2 cores within
-    minutes, gpu is the full grid, meant for ``make precompute`` or a Ray cluster."""
+    """The grid a profile runs (notebook 09's): ci is tiny, cpu shows the shapes on a CPU within
+    minutes, gpu is the full grid, meant for ``make precompute`` or a Ray cluster. LRs go up in
+    steps of sqrt(10) (gpu: 10 ** 0.25), over each optimizer's own range."""
+    def steps(lo: int, hi: int, per_decade: int) -> tuple[float, ...]:
+        return tuple(float(f"{10 ** (k / per_decade):.4g}") for k in range(lo, hi + 1))
+
     sizes = {
-        "ci": dict(batch_sizes=(64, 16), lrs=(0.01, 0.1), seeds=(0, 1), budget_examples=4800, eval_every=600,
-                   n_train=1200, n_valid=300, stop_at=0.7),
-        "cpu": dict(batch_sizes=(128, 64, 32, 16, 8), lrs=tuple(round(10 ** (k / 2), 6) for k in range(-8, 1)),
-                    seeds=(0, 1, 2), budget_examples=24_000, eval_every=600, n_train=4800, n_valid=1200,
-                    stop_at=0.8),
-        "gpu": dict(batch_sizes=(1024, 512, 256, 128, 64, 32, 16, 8), lrs=tuple(round(10 ** (k / 4), 6)
-                                                                                for k in range(-16, 1)),
-                    seeds=(0, 1, 2, 3, 4), budget_examples=600_000, eval_every=3000, n_train=60_000, n_valid=10_000,
-                    stop_at=0.88),
+        "ci": dict(batch_sizes=(64, 16), lrs=(("sgd", (0.03, 0.3)), ("adam", (1e-3, 1e-2))), seeds=(0, 1),
+                   budget_examples=2400, eval_every=300, n_train=1200, n_valid=300, stop_at=0.65),
+        "cpu": dict(batch_sizes=(256, 64, 16), lrs=(("sgd", steps(-4, 0, 2)), ("adam", steps(-7, -3, 2))),
+                    seeds=(0, 1, 2), budget_examples=9600, eval_every=480, n_train=4800, n_valid=1200,
+                    stop_at=0.78),
+        "gpu": dict(batch_sizes=(512, 128, 32, 8), lrs=(("sgd", steps(-12, 0, 4)), ("adam", steps(-20, -4, 4))),
+                    seeds=(0, 1, 2, 3, 4), budget_examples=600_000, eval_every=3000, n_train=60_000,
+                    n_valid=10_000, stop_at=0.88),
     }[profile.name]
     return GridSpec(**{**sizes, **changes})
 
@@ -329,6 +368,10 @@ def run_grid(spec: GridSpec, *, session=None, engine: Engine = "local", address:
             todo.append(cell)
     if not compute or not todo:
         return GridResult(spec, runs, missing=tuple(todo) if not compute else ())
+    from lrkit.core.dry_run import capped_cells
+
+    todo, left_out = capped_cells(todo, group=lambda c: (c.optimizer, c.batch_size),
+                                  budget=lambda c: (spec.budget_examples, spec.budget_examples // c.batch_size))
     if engine == "local":
         results = _local(spec, todo, session, progress)
     elif engine == "ray":
@@ -347,7 +390,7 @@ def run_grid(spec: GridSpec, *, session=None, engine: Engine = "local", address:
         computed.append(outcome.cell)
         if on_result is not None:
             on_result(outcome)
-    return GridResult(spec, runs, tuple(failed), tuple(computed))
+    return GridResult(spec, runs, tuple(failed), tuple(computed), tuple(left_out))
 
 
 def _local(spec: GridSpec, todo: Sequence[GridCell], session, progress: bool) -> Iterable[CellRun | GridFailure]:

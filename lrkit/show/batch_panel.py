@@ -36,13 +36,12 @@ class BatchSizePanel(Panel):
         self.dataset = W.Dropdown(options=list(datasets), value=spec.dataset, description="dataset", style=style)
         self.compute_button = W.Button(description="Compute missing", button_style="primary", icon="play",
                                        layout=W.Layout(width="180px"))
-        for control in (self.batch_sizes, self.n_seeds, self.opt, self.dataset):
-            control.observe(self.redraw, names="value")
+        self._redraw_on(self.batch_sizes, self.n_seeds, self.opt, self.dataset)
         self.compute_button.on_click(lambda _: self.compute())
         self.sweep = None
         self.widget = W.VBox([W.HBox([self.batch_sizes, W.VBox([self.dataset, self.opt, self.n_seeds,
                                                                 self.compute_button])]),
-                              self.status, self.out])
+                              self.status, self.picture, self.out])
         self.redraw()
 
     def current_spec(self):

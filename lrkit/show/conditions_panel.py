@@ -37,12 +37,11 @@ class ConditionsPanel(Panel):
                                       value="accuracy", description="metric", style=style)
         self.compute_button = W.Button(description="Compute missing", button_style="primary", icon="play",
                                        layout=W.Layout(width="180px"))
-        for control in (self.chosen, self.metric):
-            control.observe(self.redraw, names="value")
+        self._redraw_on(self.chosen, self.metric)
         self.compute_button.on_click(lambda _: self.compute())
         self.runs: dict[str, list[FitResult]] = {}
         self.widget = W.VBox([W.HBox([self.chosen, W.VBox([self.metric, self.compute_button])]),
-                              self.status, self.out])
+                              self.status, self.picture, self.out])
         self.redraw()
 
     def _chosen(self) -> dict[str, dict]:
@@ -63,7 +62,7 @@ class ConditionsPanel(Panel):
             except Exception as err:
                 self._error(err)
                 return
-        self.redraw()
+        self._redraw_safely()
 
     def redraw(self, *_) -> None:
         from lrkit.runs.compare import cached_conditions, median_history

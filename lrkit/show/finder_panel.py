@@ -41,13 +41,12 @@ class FinderPanel(Panel):
                                         rows=4, style=slider["style"])
         self.show_raw = W.Checkbox(value=False, description="show raw loss")
         self.spread = spread
-        for control in (self.beta, self.methods, self.show_raw):
-            control.observe(self.redraw, names="value")
+        self._redraw_on(self.beta, self.methods, self.show_raw)
         self.run_button.on_click(lambda _: self.run())
         training = W.VBox([W.HTML("<b>Needs a run</b>"), self.start_lr, self.end_lr, self.num_it, self.bs, self.opt,
                            self.n_seeds, self.run_button])
         picture = W.VBox([W.HTML("<b>Redraws at once</b>"), self.beta, self.methods, self.show_raw])
-        self.widget = W.VBox([W.HBox([training, picture]), self.status, self.out])
+        self.widget = W.VBox([W.HBox([training, picture]), self.status, self.picture, self.out])
         if spread is not None:
             self.redraw()
 
@@ -67,7 +66,7 @@ class FinderPanel(Panel):
         except Exception as err:  # shown in the panel, not as a traceback
             self._error(err)
             return
-        self.redraw()
+        self._redraw_safely()
 
     def _summary(self) -> str:
         r = self.spread.results[0]

@@ -3,7 +3,6 @@ disabled while training. Controls that only change the picture redraw from the s
 controls that need training act behind a button."""
 from __future__ import annotations
 
-import base64
 import html
 import io
 from contextlib import contextmanager
@@ -31,11 +30,31 @@ class Panel:
 
     def __init__(self):
         self.status = W.HTML()
-        self.out = W.Output()
+        self.picture = W.Image(format="png")  # the panel's figure
+        self.out = W.Output()  # what a training run prints (progress bars)
         self.figure: Figure | None = None
 
     def _error(self, err: BaseException) -> None:
         self.status.value = f'<span style="color:#b00020"><b>{type(err).__name__}:</b> {html.escape(str(err))}</span>'
+
+    def redraw(self, *_) -> None:
+        """Draw the panel's picture from what it holds (each panel draws its own)."""
+        raise NotImplementedError
+
+    def _redraw_on(self, *controls: W.ValueWidget) -> None:
+        """Redraw when any of ``controls`` changes value."""
+        for control in controls:
+            control.observe(self._redraw_safely, names="value")
+
+    def _redraw_safely(self, *_) -> bool:
+        """``self.redraw()``, with a failure shown in the panel (False): from a control's callback its
+        traceback would only reach the kernel's log, and the picture would silently stay as it was."""
+        try:
+            self.redraw()
+        except Exception as err:
+            self._error(err)
+            return False
+        return True
 
     @contextmanager
     def _busy(self, *buttons: W.Button) -> Iterator[None]:
@@ -53,15 +72,15 @@ class Panel:
         """Render ``fig`` to PNG once and show it. (``display(fig)`` renders twice, to crop the
         margins; the panels lay out their figures themselves, so there is nothing to crop.)
 
-        The picture is set as the output area's state, not displayed inside ``with self.out``: from a
-        control's callback that output is routed by the id of the message that triggered it, and
-        when the page was slow to take in that id the picture was dropped, while the status line,
-        set as state, changed (seen in the browser test under load)."""
+        The picture is an Image widget's value, synced like the status line: set as the state of an
+        Output widget, a redraw's picture was now and then lost on the page under load while the
+        status line, set in the same callback, arrived (seen in the browser test). What a training
+        run printed into the output area is cleared with it."""
         self.figure = fig
         png = io.BytesIO()
         fig.savefig(png, format="png")
-        picture = {"image/png": base64.b64encode(png.getvalue()).decode("ascii"), "text/plain": repr(fig)}
-        self.out.outputs = ({"output_type": "display_data", "data": picture, "metadata": {}},)
+        self.picture.value = png.getvalue()
+        self.out.outputs = ()
 
     def _ipython_display_(self):
         display(self.widget)
@@ -89,4 +108,4 @@ class TrialPanel(Panel):
     def clear(self) -> None:
         self.trials = []
         self.status.value = ""
-        self.redraw()
+        self._redraw_safely()

@@ -27,10 +27,9 @@ class QuadraticPanel(Panel):
         self.lr = W.FloatLogSlider(value=lr, base=10, min=-3, max=0, description="learning rate",
                                    readout_format=".3g", **live)
         self.momentum = W.FloatSlider(value=momentum, min=0.0, max=0.95, step=0.05, description="momentum", **live)
-        for control in (self.lambda_max, self.condition, self.lr, self.momentum):
-            control.observe(self.redraw, names="value")
+        self._redraw_on(self.lambda_max, self.condition, self.lr, self.momentum)
         self.widget = W.VBox([W.HBox([W.VBox([self.lambda_max, self.condition]), W.VBox([self.lr, self.momentum])]),
-                              self.status, self.out])
+                              self.status, self.picture, self.out])
         self.redraw()
 
     def path(self):

@@ -32,7 +32,7 @@ class LRTrialPanel(TrialPanel):
         self.train_button.on_click(lambda _: self.run())
         self.clear_button.on_click(lambda _: self.clear())
         self.widget = W.VBox([W.HBox([self.lr, self.epochs, self.train_button, self.clear_button]),
-                              self.status, self.out])
+                              self.status, self.picture, self.out])
         self.redraw()
 
     def run(self) -> None:
@@ -42,7 +42,7 @@ class LRTrialPanel(TrialPanel):
             return
         verdict = "diverged: the loss became NaN/inf" if result.diverged else f"accuracy {result.final_accuracy:.1%}"
         self.status.value = f"lr {result.lr:.1e}, {len(result.accuracy)} epochs: {verdict}"
-        self.redraw()
+        self._redraw_safely()
 
     def redraw(self) -> None:
         fig = Figure(figsize=(11, 3.8), layout="constrained")
@@ -74,14 +74,13 @@ class SchedulePanel(TrialPanel):
                                           readout_format=".0e", **live)
         self.moms = W.FloatRangeSlider(value=(0.85, 0.95), min=0.5, max=0.99, step=0.01, description="momentum",
                                        **live)
-        for control in (self.lr_max, self.pct_start, self.div, self.div_final, self.moms):
-            control.observe(self.redraw, names="value")
+        self._redraw_on(self.lr_max, self.pct_start, self.div, self.div_final, self.moms)
         self.train_button = W.Button(description="Train with this schedule", button_style="primary", icon="play",
                                      layout=W.Layout(width="220px"), disabled=train is None)
         self.train_button.on_click(lambda _: self.run())
         self.widget = W.VBox([W.HBox([W.VBox([self.lr_max, self.pct_start, self.div]),
                                       W.VBox([self.div_final, self.moms, self.train_button])]),
-                              self.status, self.out])
+                              self.status, self.picture, self.out])
         self.redraw()
 
     def params(self) -> dict:
@@ -115,7 +114,7 @@ class SchedulePanel(TrialPanel):
             return
         self.status.value = (f"trained: final validation loss {result.valid_loss[-1]:.3f}, "
                              f"accuracy {result.final_accuracy:.1%}")
-        self.redraw()
+        self._redraw_safely()
 
 
 class DiscriminativePanel(TrialPanel):
@@ -138,12 +137,11 @@ class DiscriminativePanel(TrialPanel):
                                    readout_format=".1e", style=style)
         self.hi = W.FloatLogSlider(value=hi, base=10, min=-5, max=0, description="hi (head)", readout_format=".1e",
                                    style=style)
-        for control in (self.lo, self.hi):
-            control.observe(self.redraw, names="value")
+        self._redraw_on(self.lo, self.hi)
         self.train_button = W.Button(description="Train with this slice", button_style="primary", icon="play",
                                      disabled=train is None, layout=W.Layout(width="200px"))
         self.train_button.on_click(lambda _: self.run())
-        self.widget = W.VBox([W.HBox([self.lo, self.hi, self.train_button]), self.status, self.out])
+        self.widget = W.VBox([W.HBox([self.lo, self.hi, self.train_button]), self.status, self.picture, self.out])
         self.redraw()
 
     def spec(self) -> slice:
@@ -176,8 +174,8 @@ class DiscriminativePanel(TrialPanel):
         result = self._train(lambda: self.train(spec), self.train_button)
         if result is None:
             return
-        self.redraw()
-        self.status.value = f"trained with slice({spec.start:.1e}, {spec.stop:.1e}): accuracy {result.final_accuracy:.1%}"
+        if self._redraw_safely():  # it sets the status to the slice; the result goes after it
+            self.status.value = f"trained with slice({spec.start:.1e}, {spec.stop:.1e}): accuracy {result.final_accuracy:.1%}"
 
 
 class PlateauPanel(TrialPanel):
@@ -202,7 +200,7 @@ class PlateauPanel(TrialPanel):
         self.train_button.on_click(lambda _: self.run())
         self.clear_button.on_click(lambda _: self.clear())
         self.widget = W.VBox([W.HBox([W.VBox([self.patience, self.factor, self.min_delta]),
-                                      W.VBox([self.train_button, self.clear_button])]), self.status, self.out])
+                                      W.VBox([self.train_button, self.clear_button])]), self.status, self.picture, self.out])
         self.redraw()
 
     def run(self) -> None:
@@ -215,7 +213,7 @@ class PlateauPanel(TrialPanel):
         self.status.value = (f"patience {settings['patience']}, factor {settings['factor']:g}, threshold "
                              f"{settings['min_delta']:g}: lower LR from epoch(s) {drops or 'none'}; final "
                              f"validation loss {result.valid_loss[-1]:.3f}")
-        self.redraw()
+        self._redraw_safely()
 
     def redraw(self) -> None:
         from lrkit.show.training_plots import plot_lr_per_epoch

@@ -35,6 +35,7 @@ ACTIONS = {
     "06_reduce_lr_on_plateau.ipynb": ("button", "Train with these settings"),
     "07_curvature_and_edge_of_stability.ipynb": ("slider", 0),
     "08_do_you_still_need_the_lr_finder.ipynb": ("button", "validation loss"),
+    "09_the_best_learning_rate_measured.ipynb": ("button", "adam"),
 }
 WIDGET_ERRORS = ("Error displaying widget", "model not found", "Failed to load model class")
 
@@ -157,8 +158,16 @@ def _open_and_run_all(page, notebook, base: str, token: str, name: str) -> None:
 
 
 def _panel_image(notebook):
-    imgs = notebook.locator(".widget-output img")
-    return imgs.last.get_attribute("src") if imgs.count() else None
+    """The bytes of the last panel's picture, as a digest: an Image widget shows its PNG through a
+    new blob URL on every update, so the URL alone would change even for the same picture."""
+    imgs = notebook.locator(".widget-image")
+    if not imgs.count():
+        return None
+    return imgs.last.evaluate("""async img => {
+        const bytes = await (await fetch(img.src)).arrayBuffer();
+        const digest = await crypto.subtle.digest("SHA-256", bytes);
+        return Array.from(new Uint8Array(digest), b => b.toString(16).padStart(2, "0")).join("");
+    }""")
 
 
 def _act(page, notebook, action) -> None:
@@ -223,7 +232,9 @@ def test_notebook_runs_and_its_panel_reacts_in_jupyterlab(lab, lab_page, artifac
             deadline = time.time() + 120
             while _panel_image(notebook) == before and time.time() < deadline:
                 page.wait_for_timeout(500)
-            assert _panel_image(notebook) != before, f"{name}: the plot did not change after {ACTIONS[name]}"
+            status = panel.locator(".widget-html-content").all_inner_texts()  # a failed redraw says why here
+            assert _panel_image(notebook) != before, \
+                f"{name}: the plot did not change after {ACTIONS[name]}; the panel's status: {status}"
         page.screenshot(path=str(artifacts / f"{Path(name).stem}.png"), full_page=False)
     except Exception:
         page.screenshot(path=str(artifacts / f"{Path(name).stem}-failed.png"), full_page=True)

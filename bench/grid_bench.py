@@ -22,7 +22,7 @@ def _spec(budget: int):
 
     # cells long enough to count (the goal is for cells of 5 s or more): a constant LR that never
     # reaches an unreachable target trains the whole budget
-    return GridSpec(batch_sizes=(32, 16), lrs=(0.01, 0.03), seeds=(0,), optimizers=("sgd",), stop_at=0.999,
+    return GridSpec(batch_sizes=(32, 16), lrs=(0.01, 0.03), seeds=(0, 1), optimizers=("sgd",), stop_at=0.999,
                     budget_examples=budget, eval_every=budget // 4, n_train=4800, n_valid=1200)
 
 

@@ -69,7 +69,8 @@ _FACE: dict[str, str] = {
     **dict.fromkeys(["QuadraticPanel"], "lrkit.show.quadratic_panel"),
     **dict.fromkeys(["ConditionsPanel"], "lrkit.show.conditions_panel"),
     **dict.fromkeys(["GridPanel"], "lrkit.show.grid_panel"),
-    **dict.fromkeys(["plot_best_lr_vs_batch", "plot_readings_vs_best", "plot_steps_vs_batch", "seed_band"],
+    **dict.fromkeys(["OPTIMIZER_COLORS", "plot_best_lr_vs_batch", "plot_readings_vs_best", "plot_steps_vs_batch",
+                     "seed_band"],
                     "lrkit.show.grid_plots"),
 }
 

@@ -156,3 +156,21 @@ def test_the_grid_panel_redraws_from_the_stored_grid(local_grid):
     assert len(panel.figure.axes) == 2 and panel.figure.axes[0].get_ylabel().startswith("best LR")
     with pytest.raises(ValueError, match="targets the cells trained to"):
         GridPanel(local_grid, targets=[0.99])
+
+
+def test_the_front_and_the_slopes_are_read_back_from_known_numbers():
+    from lrkit.runs.grid import best_lr_slopes, critical_batch_size, readings_against_best
+
+    sizes = [16, 64, 256, 1024]
+    s_min, b_crit, bend = critical_batch_size(sizes, [300 * (1 + 100 / b) for b in sizes])
+    assert abs(s_min - 300) < 1e-3 and abs(b_crit - 100) < 1e-3 and bend
+    _, far, bend = critical_batch_size(sizes, [300.0] * 4)  # no bend: steps that never fall
+    assert not bend
+    # the best LR doubles with every fourfold batch: slope 1/2, the square-root rule
+    best = {b: {0: (0.01 * (b / 16) ** 0.5, 100), 1: None} for b in sizes}
+    assert best_lr_slopes(best) == pytest.approx({0: 0.5})
+    table = readings_against_best(best, {"tracks": {b: 0.1 * (b / 16) ** 0.5 for b in sizes},
+                                         "flat": {b: 0.1 for b in sizes}})
+    assert table["tracks"]["ratio moves by (highest / lowest)"] == pytest.approx(1.0)
+    assert table["flat"]["ratio moves by (highest / lowest)"] == pytest.approx(8.0)
+    assert table["tracks"]["reading / best LR, bs 16"] == pytest.approx(10.0)

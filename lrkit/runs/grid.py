@@ -240,10 +240,10 @@ def readings_against_best(best: dict[int, dict[int, tuple[float, int] | None]],
         for bs in sorted(per_bs):
             reached = [v[0] for v in best.get(bs, {}).values() if v is not None]
             if reached and per_bs[bs] is not None and np.isfinite(per_bs[bs]):
-                ratios[f"bs {bs}"] = float(per_bs[bs] / np.median(reached))
+                ratios[f"reading / best LR, bs {bs}"] = float(per_bs[bs] / np.median(reached))
         if ratios:
             vals = list(ratios.values())
-            table[name] = {**ratios, "moves by (highest / lowest)": max(vals) / min(vals)}
+            table[name] = {**ratios, "ratio moves by (highest / lowest)": max(vals) / min(vals)}
     return table
 
 
@@ -334,7 +334,7 @@ def grid_spec_for(profile, **changes) -> GridSpec:
     sizes = {
         "ci": dict(batch_sizes=(64, 16), lrs=(("sgd", (0.03, 0.3)), ("adam", (1e-3, 1e-2))), seeds=(0, 1),
                    budget_examples=2400, eval_every=300, n_train=1200, n_valid=300, stop_at=0.65),
-        "cpu": dict(batch_sizes=(256, 64, 16), lrs=(("sgd", steps(-4, 0, 2)), ("adam", steps(-7, -3, 2))),
+        "cpu": dict(batch_sizes=(256, 64, 16), lrs=(("sgd", steps(-4, 0, 2)), ("adam", steps(-7, -2, 2))),
                     seeds=(0, 1, 2), budget_examples=9600, eval_every=480, n_train=4800, n_valid=1200,
                     stop_at=0.78),
         "gpu": dict(batch_sizes=(512, 128, 32, 8), lrs=(("sgd", steps(-12, 0, 4)), ("adam", steps(-20, -4, 4))),

@@ -8,12 +8,11 @@ import ipywidgets as W
 from matplotlib.figure import Figure
 
 from lrkit.runs.grid import GridResult, critical_batch_size, per_seed_best
-from lrkit.show.grid_plots import plot_best_lr_vs_batch, plot_steps_vs_batch, seed_band
+from lrkit.show.grid_plots import OPTIMIZER_COLORS, plot_best_lr_vs_batch, plot_steps_vs_batch, seed_band
 from lrkit.show.panel_base import Panel
 
 __all__ = ["GridPanel"]
 
-OPTIMIZER_COLORS = {"sgd": "tab:blue", "adam": "tab:red", "plain_sgd": "tab:cyan"}
 
 
 class GridPanel(Panel):
@@ -53,8 +52,10 @@ class GridPanel(Panel):
         self.status.value = (f"{opt}, {metric} {target:g}: reached by {reached} of {total} (batch size, seed) "
                              f"pairs at their best LR; {note}")
         fig = Figure(figsize=(13, 4))
-        fig.subplots_adjust(left=0.06, right=0.98, bottom=0.14, top=0.9, wspace=0.25)
+        fig.subplots_adjust(left=0.08, right=0.98, bottom=0.14, top=0.9, wspace=0.25)
         ax_lr, ax_steps = fig.subplots(1, 2)
-        plot_best_lr_vs_batch(best, ax=ax_lr, label=opt, color=color).legend(fontsize="small")
+        lrs = self.grid.spec.lrs_for(opt)
+        plot_best_lr_vs_batch(best, ax=ax_lr, label=opt, color=color, lr_range=(min(lrs), max(lrs))).legend(
+            fontsize="small")
         plot_steps_vs_batch(best, ax=ax_steps, label=opt, color=color, front=front).legend(fontsize="small")
         self._show(fig)

@@ -10,9 +10,11 @@ from matplotlib.ticker import NullLocator
 
 from lrkit.show.axes import SUGGESTION_COLORS, ax_or_new
 
-__all__ = ["plot_best_lr_vs_batch", "plot_steps_vs_batch", "plot_readings_vs_best", "seed_band"]
+__all__ = ["plot_best_lr_vs_batch", "plot_steps_vs_batch", "plot_readings_vs_best", "seed_band", "OPTIMIZER_COLORS"]
 
 Best = Mapping[int, Mapping[int, "tuple[float, int] | None"]]  # batch size -> seed -> (best LR, steps) or None
+# one colour per optimizer, none of the suggestions' (drawn beside them)
+OPTIMIZER_COLORS = {"sgd": "tab:blue", "adam": "tab:pink", "plain_sgd": "tab:cyan"}
 # the suggestions in the colours every range-test plot gives them; the take-off LR in brown
 READING_COLORS = {**SUGGESTION_COLORS, "take-off LR (loss x2)": "tab:brown"}
 
@@ -32,10 +34,15 @@ def seed_band(best: Best, which: int) -> tuple[list[int], np.ndarray, np.ndarray
 
 
 def plot_best_lr_vs_batch(best: Best, ax: Axes | None = None, *, label: str = "", color: str = "tab:blue",
-                          rules: bool = True) -> Axes:
+                          rules: bool = True, lr_range: tuple[float, float] | None = None) -> Axes:
     """The best LR at each batch size (median over seeds, band from lowest to highest seed), log-log,
-    with the linear and square-root rules drawn from the smallest batch size's median."""
+    with the linear and square-root rules drawn from the smallest batch size's median; ``lr_range``
+    draws the grid's lowest and highest LR (a best LR on one of them may lie beyond it)."""
     ax = ax_or_new(ax)
+    if lr_range is not None:
+        for lr in lr_range:
+            ax.axhline(lr, color="0.5", lw=0.8, ls="-.")
+        ax.plot([], [], color="0.5", lw=0.8, ls="-.", label="the grid's lowest and highest LR")
     sizes, med, lo, hi = seed_band(best, 0)
     if sizes:
         ax.fill_between(sizes, lo, hi, color=color, alpha=0.2, lw=0)
@@ -52,7 +59,7 @@ def plot_best_lr_vs_batch(best: Best, ax: Axes | None = None, *, label: str = ""
 
 
 def plot_steps_vs_batch(best: Best, ax: Axes | None = None, *, examples: bool = False, label: str = "",
-                        color: str = "tab:blue", front: tuple[float, float] | None = None) -> Axes:
+                        color: str = "tab:blue", front: tuple[float, float] | None = None, marker: str = "o") -> Axes:
     """The fewest steps (or examples, ``steps x batch size``) to the target at each batch size, median
     and band over seeds, log-log; ``front=(S_min, B_crit)`` draws McCandlish et al.'s
     ``S = S_min (1 + B_crit / B)`` (``E = S_min B_crit (1 + B / B_crit)``) and marks ``B_crit``."""
@@ -60,8 +67,9 @@ def plot_steps_vs_batch(best: Best, ax: Axes | None = None, *, examples: bool = 
     sizes, med, lo, hi = seed_band(best, 1)
     scale = np.array(sizes, float) if examples else 1.0
     if sizes:
-        ax.fill_between(sizes, lo * scale, hi * scale, color=color, alpha=0.2, lw=0)
-        ax.plot(sizes, med * scale, "o-", color=color, label=f"{label} (median, band: seeds)")
+        ax.fill_between(sizes, lo * scale, hi * scale, color=color, alpha=0.12, lw=0)
+        ax.plot(sizes, med * scale, "-", marker=marker, mfc="none", ms=8, color=color,
+                label=f"{label} (median, band: seeds)")
     if front is not None and sizes:
         s_min, b_crit = front
         b = np.geomspace(min(sizes), max(sizes), 50)

@@ -174,3 +174,17 @@ def test_the_front_and_the_slopes_are_read_back_from_known_numbers():
     assert table["tracks"]["ratio moves by (highest / lowest)"] == pytest.approx(1.0)
     assert table["flat"]["ratio moves by (highest / lowest)"] == pytest.approx(8.0)
     assert table["tracks"]["reading / best LR, bs 16"] == pytest.approx(10.0)
+
+
+def test_how_the_readings_move_is_said_also_when_the_target_was_never_reached():
+    from lrkit.runs.grid import how_readings_move
+
+    sizes = [16, 64, 256]
+    best = {b: {0: (0.01 * b / 16, 100)} for b in sizes}  # the linear rule
+    lines = how_readings_move(best, {"tracks": {b: 0.1 * b / 16 for b in sizes}, "flat": {b: 0.1 for b in sizes}})
+    assert lines[0].startswith("log-log slope against the batch size of the best LR +1.00; of tracks +1.00, flat ")
+    assert lines[0].endswith("0.00")  # flat: a slope of zero (printed with the sign of its rounding)
+    assert "moves by a factor 16" in lines[1] and lines[1].endswith("moves least, by 1, for tracks")
+    never = {b: {0: None} for b in sizes}
+    assert how_readings_move(never, {"flat": {b: 0.1 for b in sizes}}) == [
+        "the target was reached at 0 batch size(s): too few to compare the readings with"]

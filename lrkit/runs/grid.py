@@ -23,7 +23,7 @@ from lrkit.core.models import OptName
 
 __all__ = ["GridSpec", "GridCell", "CellRun", "GridResult", "GridFailure", "run_grid", "train_cell",
            "grid_spec_for", "best_lr", "per_seed_best", "critical_batch_size", "best_lr_slopes",
-           "readings_against_best"]
+           "readings_against_best", "how_readings_move"]
 
 CELL_FORMAT = 1  # raise when a change to the training changes what a cell holds
 Metric = Literal["accuracy", "valid_loss"]
@@ -247,6 +247,33 @@ def readings_against_best(best: dict[int, dict[int, tuple[float, int] | None]],
     return table
 
 
+def how_readings_move(best: dict[int, dict[int, tuple[float, int] | None]],
+                      readings: dict[str, dict[int, float]]) -> list[str]:
+    """Lines to print: the log-log slope against the batch size of the best LR (median over seeds) and
+    of each reading, how far the best LR moves over the batch sizes, and which readings' ratio to it
+    moves least (:func:`readings_against_best`)."""
+    import numpy as np
+
+    from lrkit.methods.noise_scale import fit_power_law
+
+    sizes = [bs for bs in sorted(best) if any(v is not None for v in best[bs].values())]
+    if len(sizes) < 2:
+        return [f"the target was reached at {len(sizes)} batch size(s): too few to compare the readings with"]
+    med = [float(np.median([v[0] for v in best[bs].values() if v is not None])) for bs in sizes]
+    slopes = {name: fit_power_law(list(r), list(r.values()))[1] for name, r in readings.items()
+              if len([v for v in r.values() if v is not None and np.isfinite(v)]) > 1}
+    lines = [f"log-log slope against the batch size of the best LR {fit_power_law(sizes, med)[1]:+.2f}; of "
+             + ", ".join(f"{name} {s:+.2f}" for name, s in slopes.items())]
+    table = readings_against_best(best, readings)
+    if table:
+        moves = {name: row["ratio moves by (highest / lowest)"] for name, row in table.items()}
+        least = min(moves.values())
+        lines.append(f"the best LR itself moves by a factor {max(med) / min(med):.2g} over these batch sizes (a "
+                     f"reading that stayed flat would move its ratio as much); the ratio moves least, by "
+                     f"{least:.2g}, for " + ", ".join(n for n, m in moves.items() if m <= least * 1.01))
+    return lines
+
+
 class _ToTarget:
     """A fastai callback (built on first use, so this module imports without fastai): counts steps,
     evaluates on the validation tensors every ``every`` training examples, and ends the fit at the
@@ -337,9 +364,9 @@ def grid_spec_for(profile, **changes) -> GridSpec:
         "cpu": dict(batch_sizes=(256, 64, 16), lrs=(("sgd", steps(-4, 0, 2)), ("adam", steps(-7, -2, 2))),
                     seeds=(0, 1, 2), budget_examples=9600, eval_every=480, n_train=4800, n_valid=1200,
                     stop_at=0.78),
-        "gpu": dict(batch_sizes=(512, 128, 32, 8), lrs=(("sgd", steps(-12, 0, 4)), ("adam", steps(-20, -4, 4))),
-                    seeds=(0, 1, 2, 3, 4), budget_examples=600_000, eval_every=3000, n_train=60_000,
-                    n_valid=10_000, stop_at=0.88),
+        "gpu": dict(batch_sizes=(512, 128, 32), lrs=(("sgd", steps(-10, 0, 4)), ("adam", steps(-18, -6, 4))),
+                    seeds=(0, 1, 2, 3, 4), budget_examples=300_000, eval_every=3000, n_train=60_000,
+                    n_valid=10_000, stop_at=0.87),
     }[profile.name]
     return GridSpec(**{**sizes, **changes})
 

@@ -154,6 +154,23 @@ def test_lr_per_epoch_plot_marks_the_drop(build):
     assert r.lr_per_epoch == pytest.approx((1e-2, 1e-2, 1e-3))
     ax = plot_lr_per_epoch([r], ax=Figure().add_subplot())
     assert [t.get_text() for t in ax.texts] == ["LR / 10"]
+    # 1cycle's last epoch anneals far below the epoch before it: a schedule, not a drop to label
+    cycle = fit_and_record(build(32, "adam", 0), 3, 1e-2, method="one_cycle", progress=False)
+    assert cycle.lr_per_epoch[-1] < cycle.lr_per_epoch[-2] / 2
+    assert len(plot_lr_per_epoch([cycle], ax=Figure().add_subplot()).texts) == 0
+
+
+def test_branch_lrs_take_the_colours_of_their_order(build):
+    from matplotlib.colors import to_hex
+
+    from lrkit.show.training_plots import plot_branch_lrs, plot_fit_histories
+
+    long = fit_and_record(build(32, "adam", 0), 2, 1e-3, progress=False, label="long")
+    short = fit_and_record(build(32, "adam", 0), 1, 1e-3, progress=False, label="short")
+    lrs = {l.get_label(): to_hex(l.get_color()) for l in plot_branch_lrs([short, long], ax=Figure().add_subplot()).lines}
+    acc = {l.get_label(): to_hex(l.get_color()) for l in plot_fit_histories([short, long], "accuracy",
+                                                                             ax=Figure().add_subplot()).lines}
+    assert lrs["short"] == acc["short"] == to_hex("C0") and lrs["long"] == acc["long"] == to_hex("C1")
 
 
 def test_medians_over_seeds(build):

@@ -66,13 +66,20 @@ def plot_schedule(lrs: Sequence[float], moms: Sequence[float] | None = None, ax:
 
 def plot_lr_per_epoch(results: Sequence[FitResult], ax: Axes | None = None) -> Axes:
     """The LR in force at the end of each epoch, one step per epoch (log scale); a drop by a factor of
-    two or more is labelled, between the epoch before it and the epoch after."""
+    two or more after an epoch at a constant LR (a plateau's drop, not an annealing schedule's last
+    epochs) is labelled, between the epoch before it and the epoch after."""
     ax = ax_or_new(ax)
     for r in results:
         lrs = r.lr_per_epoch
+        n = len(r.lrs) // max(1, len(lrs))  # iterations per epoch
+
+        def held(e: int) -> bool:  # the LR did not change during epoch e
+            within = r.lrs[e * n:(e + 1) * n]
+            return bool(within) and max(within) == min(within)
+
         line = ax.stairs(lrs, np.arange(0.5, len(lrs) + 1), baseline=None, label=r.label, lw=1.5)
         for e in range(1, len(lrs)):
-            if lrs[e] <= lrs[e - 1] / 2:
+            if lrs[e] <= lrs[e - 1] / 2 and held(e - 1):
                 ax.annotate(f"LR / {lrs[e - 1] / lrs[e]:.0f}", (e + 0.5, lrs[e]), textcoords="offset points",
                             xytext=(4, 8), color=line.get_edgecolor())
     ax.set(yscale="log", xlabel="epoch", ylabel="learning rate")
@@ -158,10 +165,11 @@ def plot_effective_lrs(runs: Sequence[FitResult], ax: Axes | None = None, *,
 
 
 def plot_branch_lrs(branches: Sequence[FitResult], ax: Axes | None = None) -> Axes:
-    """The LR of each branch of one warmup-stable-decay run: a shared trunk, then each decay."""
+    """The LR of each branch of one warmup-stable-decay run: a shared trunk, then each decay. Branch i
+    gets colour ``Ci``, as when the branches are passed in the same order to :func:`plot_fit_histories`."""
     ax = ax_or_new(ax)
-    for r in sorted(branches, key=lambda r: -len(r.lrs)):  # the longest under the others
-        ax.plot(np.arange(len(r.lrs)), r.lrs, label=r.label, lw=2)
+    for i, r in sorted(enumerate(branches), key=lambda ir: -len(ir[1].lrs)):  # the longest under the others
+        ax.plot(np.arange(len(r.lrs)), r.lrs, label=r.label, lw=2, color=f"C{i}")
     ax.set(xlabel="iteration", ylabel="learning rate")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize="small")

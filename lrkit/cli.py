@@ -95,7 +95,7 @@ def _grid(args) -> int:
 
     from lrkit.core.cache import ResultCache
     from lrkit.core.session import setup
-    from lrkit.runs.grid import best_lr, grid_spec_for, run_grid
+    from lrkit.runs.grid import grid_spec_for, per_seed_best, run_grid
 
     if args.address and args.engine != "ray":
         raise ValueError(f"--address {args.address} names a Ray cluster; add --engine ray")
@@ -114,10 +114,8 @@ def _grid(args) -> int:
     for failure in result.failed:
         print(f"failed: {failure}", file=sys.stderr)
     for opt in spec.optimizers:
-        for bs in spec.batch_sizes:
-            best = [best_lr([r for r in result.select(optimizer=opt, batch_size=bs) if r.cell.seed == seed],
-                            spec.stop_at, spec.metric) for seed in spec.seeds]
-            found = [b for b in best if b is not None]
+        for bs, per_seed in per_seed_best(result, opt, spec.stop_at, spec.metric).items():
+            found = [best[0] for best in per_seed.values() if best is not None]
             shown = f"{statistics.median(found):.3g} (median of {len(found)} seeds)" if found else "none reached it"
             print(f"  {opt:5} batch size {bs:5d}: best LR to {spec.metric} {spec.stop_at:g}: {shown}")
     return 1 if result.failed else 0

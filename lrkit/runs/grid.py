@@ -15,19 +15,24 @@ load like local ones.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Callable, Iterable, Literal, Sequence, get_args
 
 from lrkit.core.cache import ResultCache, check_fields, store_payload
 from lrkit.core.models import OptName
 
 __all__ = ["GridSpec", "GridCell", "CellRun", "GridResult", "GridFailure", "run_grid", "train_cell",
-           "grid_spec_for", "best_lr", "per_seed_best", "critical_batch_size", "best_lr_slopes",
+           "grid_spec_for", "reaches", "median_best_lr", "per_seed_best", "critical_batch_size", "best_lr_slopes",
            "readings_against_best", "how_readings_move"]
 
 CELL_FORMAT = 1  # raise when a change to the training changes what a cell holds
 Metric = Literal["accuracy", "valid_loss"]
 Engine = Literal["local", "ray"]
+
+
+def reaches(value: float, target: float, metric: Metric = "accuracy") -> bool:
+    """Whether ``value`` of ``metric`` is at or past ``target``: an accuracy at least it, a loss at most."""
+    return value >= target if metric == "accuracy" else value <= target
 
 
 @dataclass(frozen=True, order=True)
@@ -129,7 +134,7 @@ class CellRun:
         """Steps to the first evaluation at or past ``target`` (accuracy at least, loss at most), or
         None when the run never got there."""
         for steps, value in zip(self.curve_steps, self.curve(metric)):
-            if (value >= target) if metric == "accuracy" else (value <= target):
+            if reaches(value, target, metric):
                 return steps
         return None
 
@@ -175,12 +180,15 @@ class GridResult:
                 if (optimizer is None or c.optimizer == optimizer) and (batch_size is None or c.batch_size == batch_size)]
 
 
-def best_lr(runs: Sequence[CellRun], target: float, metric: Metric = "accuracy") -> float | None:
-    """Among runs that differ only in their LR, the LR that reached ``target`` in the fewest steps
-    (a tie goes to the better final value), or None when none reached it."""
-    reached = [(r.steps_to(target, metric), -r.final(metric) if metric == "accuracy" else r.final(metric), r.cell.lr)
-               for r in runs if r.steps_to(target, metric) is not None]
-    return min(reached)[2] if reached else None
+def _best(runs: Sequence[CellRun], target: float, metric: Metric) -> tuple[float, int] | None:
+    """Among runs that differ only in their LR, the LR that reached ``target`` in the fewest steps (a
+    tie goes to the better final value, then the lower LR) and those steps, or None."""
+    reached = [(steps, -r.final(metric) if metric == "accuracy" else r.final(metric), r.cell.lr)
+               for r in runs if (steps := r.steps_to(target, metric)) is not None]
+    if not reached:
+        return None
+    steps, _, lr = min(reached)
+    return lr, steps
 
 
 def per_seed_best(result: GridResult, optimizer: str, target: float, metric: Metric = "accuracy"
@@ -190,12 +198,18 @@ def per_seed_best(result: GridResult, optimizer: str, target: float, metric: Met
     out: dict[int, dict[int, tuple[float, int] | None]] = {}
     for bs in result.spec.batch_sizes:
         out[bs] = {}
+        runs = result.select(optimizer=optimizer, batch_size=bs)
         for seed in result.spec.seeds:
-            runs = [r for r in result.select(optimizer=optimizer, batch_size=bs) if r.cell.seed == seed]
-            lr = best_lr(runs, target, metric)
-            out[bs][seed] = None if lr is None else (lr, next(r for r in runs if r.cell.lr == lr).steps_to(target,
-                                                                                                         metric))
+            out[bs][seed] = _best([r for r in runs if r.cell.seed == seed], target, metric)
     return out
+
+
+def median_best_lr(best: dict[int, dict[int, tuple[float, int] | None]]) -> dict[int, float]:
+    """The median over the seeds that reached the target of the best LR, at each batch size where one did."""
+    import numpy as np
+
+    return {bs: float(np.median(lrs)) for bs in sorted(best)
+            if (lrs := [v[0] for v in best[bs].values() if v is not None])}
 
 
 def critical_batch_size(batch_sizes: Sequence[int], steps: Sequence[float]) -> tuple[float, float, bool]:
@@ -234,13 +248,13 @@ def readings_against_best(best: dict[int, dict[int, tuple[float, int] | None]],
     best LR exactly, up to a constant factor)."""
     import numpy as np
 
+    medians = median_best_lr(best)
     table = {}
     for name, per_bs in readings.items():
         ratios = {}
         for bs in sorted(per_bs):
-            reached = [v[0] for v in best.get(bs, {}).values() if v is not None]
-            if reached and per_bs[bs] is not None and np.isfinite(per_bs[bs]):
-                ratios[f"reading / best LR, bs {bs}"] = float(per_bs[bs] / np.median(reached))
+            if bs in medians and per_bs[bs] is not None and np.isfinite(per_bs[bs]):
+                ratios[f"reading / best LR, bs {bs}"] = float(per_bs[bs] / medians[bs])
         if ratios:
             vals = list(ratios.values())
             table[name] = {**ratios, "ratio moves by (highest / lowest)": max(vals) / min(vals)}
@@ -256,10 +270,10 @@ def how_readings_move(best: dict[int, dict[int, tuple[float, int] | None]],
 
     from lrkit.methods.noise_scale import fit_power_law
 
-    sizes = [bs for bs in sorted(best) if any(v is not None for v in best[bs].values())]
-    if len(sizes) < 2:
-        return [f"the target was reached at {len(sizes)} batch size(s): too few to compare the readings with"]
-    med = [float(np.median([v[0] for v in best[bs].values() if v is not None])) for bs in sizes]
+    medians = median_best_lr(best)
+    if len(medians) < 2:
+        return [f"the target was reached at {len(medians)} batch size(s): too few to compare the readings with"]
+    sizes, med = list(medians), list(medians.values())
     slopes = {name: fit_power_law(list(r), list(r.values()))[1] for name, r in readings.items()
               if len([v for v in r.values() if v is not None and np.isfinite(v)]) > 1}
     lines = [f"log-log slope against the batch size of the best LR {fit_power_law(sizes, med)[1]:+.2f}; of "
@@ -274,57 +288,53 @@ def how_readings_move(best: dict[int, dict[int, tuple[float, int] | None]],
     return lines
 
 
-class _ToTarget:
-    """A fastai callback (built on first use, so this module imports without fastai): counts steps,
-    evaluates on the validation tensors every ``every`` training examples, and ends the fit at the
-    target, at the budget, or when the loss stops being finite. fastai's own per-epoch validation
-    is skipped: the evaluations here replace it."""
+def _to_target(x, y, spec: GridSpec, batch_size: int):
+    """A fastai callback (defined on first use, so this module imports without fastai): counts steps,
+    evaluates on the validation tensors every ``spec.eval_every`` training examples, and ends the fit
+    at the target, at the budget, or when the loss stops being finite. fastai's own per-epoch
+    validation is skipped: the evaluations here replace it."""
+    import torch
+    from fastai.callback.core import Callback, CancelFitException, CancelValidException
 
-    @staticmethod
-    def make(x, y, spec: GridSpec, batch_size: int):
-        import torch
-        from fastai.callback.core import Callback, CancelFitException, CancelValidException
+    def evaluate(model) -> tuple[float, float]:
+        was = model.training
+        model.eval()
+        with torch.no_grad():
+            logits = torch.cat([model(x[i:i + 1024]) for i in range(0, len(x), 1024)])
+        model.train(was)
+        loss = float(torch.nn.functional.cross_entropy(logits.float(), y))
+        return float((logits.argmax(1) == y).float().mean()), loss
 
-        def evaluate(model) -> tuple[float, float]:
-            was = model.training
-            model.eval()
-            with torch.no_grad():
-                logits = torch.cat([model(x[i:i + 1024]) for i in range(0, len(x), 1024)])
-            model.train(was)
-            loss = float(torch.nn.functional.cross_entropy(logits.float(), y))
-            return float((logits.argmax(1) == y).float().mean()), loss
+    class ToTarget(Callback):
+        order = 95  # after the optimizer step and the recorder
 
-        class ToTarget(Callback):
-            order = 95  # after the optimizer step and the recorder
+        def before_fit(self):
+            self.steps, self.diverged = 0, False
+            self.curve = [(0, *evaluate(self.learn.model))]
+            self.next_eval = spec.eval_every
 
-            def before_fit(self):
-                self.steps, self.diverged = 0, False
-                self.curve = [(0, *evaluate(self.learn.model))]
-                self.next_eval = spec.eval_every
-
-            def after_batch(self):
-                if not self.training:
-                    return
-                self.steps += 1
-                if not math.isfinite(float(self.learn.loss.detach())):
-                    self.diverged = True
+        def after_batch(self):
+            if not self.training:
+                return
+            self.steps += 1
+            if not math.isfinite(float(self.learn.loss.detach())):
+                self.diverged = True
+                raise CancelFitException()
+            examples = self.steps * batch_size
+            if examples >= self.next_eval or examples >= spec.budget_examples:
+                while self.next_eval <= examples:
+                    self.next_eval += spec.eval_every
+                acc, loss = evaluate(self.learn.model)
+                self.curve.append((self.steps, acc, loss))
+                if reaches(acc if spec.metric == "accuracy" else loss, spec.stop_at, spec.metric):
                     raise CancelFitException()
-                examples = self.steps * batch_size
-                if examples >= self.next_eval or examples >= spec.budget_examples:
-                    while self.next_eval <= examples:
-                        self.next_eval += spec.eval_every
-                    acc, loss = evaluate(self.learn.model)
-                    self.curve.append((self.steps, acc, loss))
-                    value = acc if spec.metric == "accuracy" else loss
-                    if (value >= spec.stop_at) if spec.metric == "accuracy" else (value <= spec.stop_at):
-                        raise CancelFitException()
-                if examples >= spec.budget_examples:
-                    raise CancelFitException()
+            if examples >= spec.budget_examples:
+                raise CancelFitException()
 
-            def before_validate(self):
-                raise CancelValidException()
+        def before_validate(self):
+            raise CancelValidException()
 
-        return ToTarget()
+    return ToTarget()
 
 
 def train_cell(spec: GridSpec, cell: GridCell, session) -> CellRun:
@@ -341,7 +351,7 @@ def train_cell(spec: GridSpec, cell: GridCell, session) -> CellRun:
         raise ValueError(f"Expected a batch size at most the {n_train} training images, got {cell.batch_size}: "
                          f"no full batch can be drawn; use a smaller batch size or more training images")
     valid = learn.dls.valid.dataset
-    watch = _ToTarget.make(valid.x, valid.y, spec, cell.batch_size)
+    watch = _to_target(valid.x, valid.y, spec, cell.batch_size)
     steps_per_epoch = n_train // cell.batch_size
     epochs = math.ceil(spec.budget_examples / (steps_per_epoch * cell.batch_size))
     start = time.perf_counter()

@@ -38,10 +38,20 @@ class FitResult:
     group_drift: tuple[float, ...] = ()  # per layer group, |w_end - w_start| / |w_start| over the fit
 
     @property
+    def iterations_per_epoch(self) -> int:
+        return len(self.lrs) // max(1, len(self.accuracy))
+
+    def lrs_in_epoch(self, e: int) -> tuple[float, ...]:
+        """The LR at every iteration of epoch ``e`` (from 0)."""
+        n = self.iterations_per_epoch
+        return self.lrs[e * n:(e + 1) * n]
+
+    @property
     def lr_per_epoch(self) -> tuple[float, ...]:
         """The LR in force at the end of each epoch."""
-        n = len(self.lrs) // max(1, len(self.accuracy))
-        return tuple(self.lrs[(e + 1) * n - 1] for e in range(len(self.accuracy))) if n else ()
+        if not self.iterations_per_epoch:
+            return ()
+        return tuple(self.lrs_in_epoch(e)[-1] for e in range(len(self.accuracy)))
 
     @property
     def final_accuracy(self) -> float:

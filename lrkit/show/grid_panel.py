@@ -7,7 +7,7 @@ from typing import Sequence
 import ipywidgets as W
 from matplotlib.figure import Figure
 
-from lrkit.runs.grid import GridResult, critical_batch_size, per_seed_best
+from lrkit.runs.grid import GridResult, critical_batch_size, per_seed_best, reaches
 from lrkit.show.grid_plots import OPTIMIZER_COLORS, plot_best_lr_vs_batch, plot_steps_vs_batch, seed_band
 from lrkit.show.panel_base import Panel
 
@@ -22,7 +22,7 @@ class GridPanel(Panel):
     def __init__(self, grid: GridResult, targets: Sequence[float]):
         super().__init__()
         spec = grid.spec
-        too_high = [t for t in targets if (t > spec.stop_at if spec.metric == "accuracy" else t < spec.stop_at)]
+        too_high = [t for t in targets if not reaches(spec.stop_at, t, spec.metric)]
         if not targets or too_high:
             raise ValueError(f"Expected targets the cells trained to (up to {spec.stop_at}), got {list(targets)}; "
                              f"the grid stops each cell there, so a higher one is never reached")

@@ -71,10 +71,9 @@ def plot_lr_per_epoch(results: Sequence[FitResult], ax: Axes | None = None) -> A
     ax = ax_or_new(ax)
     for r in results:
         lrs = r.lr_per_epoch
-        n = len(r.lrs) // max(1, len(lrs))  # iterations per epoch
 
         def held(e: int) -> bool:  # the LR did not change during epoch e
-            within = r.lrs[e * n:(e + 1) * n]
+            within = r.lrs_in_epoch(e)
             return bool(within) and max(within) == min(within)
 
         line = ax.stairs(lrs, np.arange(0.5, len(lrs) + 1), baseline=None, label=r.label, lw=1.5)

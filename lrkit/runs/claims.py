@@ -20,7 +20,7 @@ from typing import Literal, Sequence
 
 import numpy as np
 
-__all__ = ["Claim", "Verdict", "paired_claim", "trend_claim", "check_claims"]
+__all__ = ["Claim", "Verdict", "paired_claim", "trend_claim", "rank_agreement_claim", "check_claims"]
 
 Verdict = Literal["shown", "not shown", "opposite"]
 STRENGTHS = {"shown": ("shown",), "not opposite": ("shown", "not shown")}
@@ -108,6 +108,25 @@ def trend_claim(statement: str, x: Sequence[float], per_seed: Sequence[Sequence[
             raise ValueError(f"Expected {len(x)} values per seed (one per x), got {len(ys)}")
         rho = spearmanr(x, ys)[0] if np.ptp(ys) > 0 else 0.0
         rhos.append(rho if rising else -rho)
+    return _claim(statement, rhos, 0.0, "rank correlation", 1.0, seed)
+
+
+def rank_agreement_claim(statement: str, early: Sequence[Sequence[float]], final: Sequence[Sequence[float]], *,
+                         seed: int = 0) -> Claim:
+    """"The ranking read early holds at the end": for each seed, the Spearman rank correlation between
+    ``early[i]`` and ``final[i]`` (one value per condition, say each weight decay's validation loss after
+    one epoch and at the end); ``+1`` when the early order is the final order."""
+    from scipy.stats import spearmanr
+
+    if len(early) != len(final):
+        raise ValueError(f"Expected early and final values for the same seeds, got {len(early)} and {len(final)}")
+    rhos = []
+    for e, f in zip(early, final):
+        e, f = np.asarray(e, float), np.asarray(f, float)
+        if e.shape != f.shape or len(e) < 3:
+            raise ValueError(f"Expected at least three conditions with an early and a final value each, got "
+                             f"{len(e)} and {len(f)}")
+        rhos.append(spearmanr(e, f)[0] if np.ptp(e) > 0 and np.ptp(f) > 0 else 0.0)
     return _claim(statement, rhos, 0.0, "rank correlation", 1.0, seed)
 
 

@@ -36,6 +36,7 @@ ACTIONS = {
     "07_curvature_and_edge_of_stability.ipynb": ("slider", 0),
     "08_do_you_still_need_the_lr_finder.ipynb": ("button", "validation loss"),
     "09_the_best_learning_rate_measured.ipynb": ("button", "adam"),
+    "10_smiths_disciplined_recipe.ipynb": ("button", "128"),
 }
 WIDGET_ERRORS = ("Error displaying widget", "model not found", "Failed to load model class")
 

@@ -1,0 +1,92 @@
+"""Plots of Smith's recipe (lesson 10): accuracy on the way to a target for a constant LR and for 1cycle
+runs of several budgets, a knob's validation loss read early and at the end, early against final.
+Each takes ``ax=None``, draws, and returns the Axes."""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+from matplotlib.axes import Axes
+
+from lrkit.runs.recipe import valid_losses_at
+from lrkit.runs.training import FitResult
+from lrkit.show.axes import ax_or_new, legend_outside
+
+__all__ = ["plot_to_target", "plot_valid_loss_vs_knob", "plot_early_vs_final"]
+
+
+def plot_to_target(constant: Mapping[float, Sequence[FitResult]], cycles: Mapping[int, Sequence[FitResult]],
+                   target: float, ax: Axes | None = None) -> Axes:
+    """Accuracy per epoch of constant-LR runs (``constant[lr]``, one run per seed: the median drawn)
+    beside 1cycle runs of several budgets (``cycles[epochs]``: each budget's final accuracy, seeds as dots,
+    the median as a star), and the ``target`` both are read against. A 1cycle run's accuracy before its
+    last epoch is not drawn: it is not what a run of that budget ends with."""
+    ax = ax_or_new(ax)
+    for i, lr in enumerate(sorted(constant)):
+        med = np.median([r.accuracy for r in constant[lr]], axis=0)
+        ax.plot(np.arange(1, len(med) + 1), med, "o-", ms=3, color=f"C{i}", alpha=0.85,
+                label=f"constant LR {lr:.1e} (median)")
+    budgets = sorted(cycles)
+    finals = [[r.final_accuracy for r in cycles[b]] for b in budgets]
+    for b, values in zip(budgets, finals):
+        ax.plot([b] * len(values), values, "o", color="tab:red", alpha=0.35, ms=4)
+    ax.plot(budgets, [float(np.median(v)) for v in finals], "*-", color="tab:red", ms=13, lw=1.5,
+            label="1cycle: final accuracy of a run of that many epochs (median, dots: seeds)")
+    ax.axhline(target, color="0.3", ls="--", lw=1, label="target")
+    ax.set(xlabel="epoch", ylabel="validation accuracy")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    legend_outside(ax)
+    return ax
+
+
+def plot_valid_loss_vs_knob(settings: Mapping[str, Mapping[float, Sequence[FitResult]]], epoch: int | None = None,
+                            ax: Axes | None = None, *, xlabel: str = "weight decay",
+                            colors: Sequence[str] | None = None, legend: bool = True) -> Axes:
+    """Per setting (``settings[label][value]``: one run per seed), the validation loss against the knob's
+    value after ``epoch`` epochs (at the end when None): the median as a line, seeds as dots, the lowest
+    median ringed. ``colors`` keep a setting's colour across panels."""
+    ax = ax_or_new(ax)
+    if colors is not None and len(colors) != len(settings):
+        raise ValueError(f"Expected one colour per setting ({len(settings)}), got {len(colors)}")
+    for i, (label, runs) in enumerate(settings.items()):
+        color = f"C{i}" if colors is None else colors[i]
+        losses = valid_losses_at(runs, epoch)
+        values = sorted(losses)
+        shift = 1 + 0.05 * (i - (len(settings) - 1) / 2)  # side by side, so one value's seeds do not overlap
+        for v in values:
+            ax.plot([v * shift] * len(losses[v]), losses[v], "o", color=color, alpha=0.3, ms=3)
+        med = [float(np.median(losses[v])) for v in values]
+        ax.plot(values, med, "-", color=color, lw=2, label=label)
+        best = int(np.nanargmin(med))
+        ax.plot(values[best], med[best], "o", ms=13, mfc="none", mec=color, mew=2)
+    ax.set(xscale="log", xlabel=f"{xlabel} (log scale)",
+           ylabel="validation loss " + ("at the end" if epoch is None else f"after epoch {epoch}"))
+    tried = sorted({v for runs in settings.values() for v in runs})
+    ax.set_xticks(tried, [f"{v:g}" for v in tried])
+    ax.minorticks_off()
+    if legend:
+        ax.legend(title="median (dots: seeds; ring: lowest)", fontsize="small", title_fontsize="small")
+    return ax
+
+
+def plot_early_vs_final(runs: Mapping[str, Sequence[FitResult]], epoch: int, ax: Axes | None = None, *,
+                        color: str = "tab:blue", label: str | None = None, highlight: str | None = None,
+                        annotate: bool = False) -> Axes:
+    """Each condition's validation loss after ``epoch`` epochs against its final accuracy (medians over
+    seeds): if the early loss is the clue the recipe says it is, the points fall from left to right.
+    Call it once per group of conditions, each with its ``color`` and legend ``label``; ``highlight``
+    draws one condition in red; ``annotate`` names every point (for a few conditions)."""
+    ax = ax_or_new(ax)
+    for i, (name, results) in enumerate(runs.items()):
+        early = float(np.median([r.valid_loss[epoch - 1] for r in results]))
+        final = float(np.median([r.final_accuracy for r in results]))
+        chosen = name == highlight
+        legend = "your choice" if chosen else label if i == 0 else None
+        ax.plot(early, final, "o", ms=9 if chosen else 6, color="tab:red" if chosen else color,
+                alpha=1 if chosen else 0.7, label=legend, zorder=3 if chosen else 2)
+        if annotate:
+            ax.annotate(name, (early, final), xytext=(4, 3), textcoords="offset points", fontsize=7, color="0.3")
+    ax.set(xlabel=f"validation loss after epoch {epoch} (median)", ylabel="final accuracy (median)")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best", fontsize="small")
+    return ax

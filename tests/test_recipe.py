@@ -36,10 +36,11 @@ def test_triangular_sets_smiths_cyclical_lr_at_every_iteration_with_a_constant_m
     learn = _build(session)
     per_epoch = len(learn.dls.train)
     r = fit_schedule(learn, "triangular", 2, 1e-2, cycle_epochs=1.0)
-    expected = triangular(1e-2 / TRIANGLE_DIV, 1e-2, round(per_epoch / 2))
+    expected = triangular(1e-2 / TRIANGLE_DIV, 1e-2, per_epoch / 2)
     assert r.method == "triangular" and len(r.lrs) == 2 * per_epoch
     assert all(math.isclose(lr, expected(i), rel_tol=1e-9) for i, lr in enumerate(r.lrs)), r.lrs
-    assert max(r.lrs) == pytest.approx(1e-2) and r.lrs[0] == pytest.approx(1e-2 / TRIANGLE_DIV)
+    assert max(r.lrs) == pytest.approx(1e-2)
+    assert r.lrs[0] == r.lrs[per_epoch] == pytest.approx(1e-2 / TRIANGLE_DIV)  # every epoch starts at the bottom
     assert len(set(r.moms)) == 1  # the 2015 policy leaves the momentum alone
 
 
@@ -116,6 +117,11 @@ def test_recipe_plots_draw_on_the_given_axes():
         plot_valid_loss_vs_knob(settings, colors=["red", "blue"])
     ax = Figure().subplots()
     assert plot_early_vs_final({"a": constant[1e-3]}, 1, ax=ax, highlight="a") is ax
+    assert ax.get_ylabel() == "final validation loss (median)"
+    assert plot_early_vs_final({0.1: constant[1e-3]}, 1, final="accuracy", annotate=True).get_ylabel() == \
+        "final accuracy (median)"
+    with pytest.raises(ValueError, match="final='valid_loss' or 'accuracy'"):
+        plot_early_vs_final({"a": constant[1e-3]}, 1, final="loss")
 
 
 def test_recipe_panel_draws_from_the_cache_and_trains_only_the_missing_cell(tmp_path, session):

@@ -27,7 +27,8 @@ def fit_schedule(learn, schedule: str, epochs: int, lr_max: float, *, wd: float 
     - ``one_cycle``: fastai's ``fit_one_cycle``, with its cyclical momentum (0.95 -> 0.85 -> 0.95);
     - ``constant``: ``fit`` at ``lr_max`` throughout;
     - ``triangular``: the cyclical LR of Smith 2015 (arXiv 1506.01186), linearly from ``lr_max / 25``
-      up to ``lr_max`` and back down, one triangle every ``cycle_epochs``; constant momentum.
+      up to ``lr_max`` and back down, one triangle every ``cycle_epochs`` (back at the bottom when each
+      starts, to the iteration); constant momentum.
 
     ``wd`` is fastai's (decoupled) weight decay, the learner's own when None."""
     if schedule not in RECIPE_SCHEDULES:
@@ -42,7 +43,7 @@ def fit_schedule(learn, schedule: str, epochs: int, lr_max: float, *, wd: float 
         return fit_and_record(learn, epochs, lr_max, method="one_cycle", label=label, progress=False, **extra)
     cbs = []
     if schedule == "triangular":
-        half = round(cycle_epochs * len(learn.dls.train) / 2)
+        half = cycle_epochs * len(learn.dls.train) / 2  # not rounded: each triangle spans its epochs exactly
         if half < 1:
             raise ValueError(f"Expected a cycle of at least two iterations, got cycle_epochs={cycle_epochs} of "
                              f"{len(learn.dls.train)} iterations per epoch")

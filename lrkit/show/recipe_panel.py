@@ -102,7 +102,7 @@ class RecipePanel(Panel):
             self.status.value = (f"{label}: not in the cache yet, press Compute missing; {len(complete)} of "
                                  f"{len(self._cells)} cells in the cache")
         if complete:
-            plot_early_vs_final(complete, self.early_epoch, ax=ax_pair, highlight=label)
+            plot_early_vs_final(complete, self.early_epoch, ax=ax_pair, final="accuracy", highlight=label)
             ax_pair.set_title("every cell in the cache")
         else:
             ax_pair.set_axis_off()

@@ -17,25 +17,27 @@ __all__ = ["plot_to_target", "plot_valid_loss_vs_knob", "plot_early_vs_final"]
 
 def plot_to_target(constant: Mapping[float, Sequence[FitResult]], cycles: Mapping[int, Sequence[FitResult]],
                    target: float, ax: Axes | None = None) -> Axes:
-    """Accuracy per epoch of constant-LR runs (``constant[lr]``, one run per seed: the median drawn)
-    beside 1cycle runs of several budgets (``cycles[epochs]``: each budget's final accuracy, seeds as dots,
-    the median as a star), and the ``target`` both are read against. A 1cycle run's accuracy before its
-    last epoch is not drawn: it is not what a run of that budget ends with."""
+    """Accuracy per epoch of constant-LR runs (``constant[lr]``, one run per seed: the median drawn, in
+    greys from the lowest LR, light, to the highest, dark) beside 1cycle runs of several budgets
+    (``cycles[epochs]``: each budget's final accuracy, seeds as dots, the median as a red star; stars are
+    not joined, each is a run of its own), and the ``target`` both are read against. A 1cycle run's
+    accuracy before its last epoch is not drawn: it is not what a run of that budget ends with."""
     ax = ax_or_new(ax)
-    for i, lr in enumerate(sorted(constant)):
+    lrs = sorted(constant)
+    for i, lr in enumerate(lrs):
         med = np.median([r.accuracy for r in constant[lr]], axis=0)
-        ax.plot(np.arange(1, len(med) + 1), med, "o-", ms=3, color=f"C{i}", alpha=0.85,
-                label=f"constant LR {lr:.1e} (median)")
+        grey = str(round(0.7 - 0.55 * i / max(1, len(lrs) - 1), 2))
+        ax.plot(np.arange(1, len(med) + 1), med, "o-", ms=3, color=grey, label=f"constant LR {lr:.1e} (median)")
     budgets = sorted(cycles)
     finals = [[r.final_accuracy for r in cycles[b]] for b in budgets]
     for b, values in zip(budgets, finals):
         ax.plot([b] * len(values), values, "o", color="tab:red", alpha=0.35, ms=4)
-    ax.plot(budgets, [float(np.median(v)) for v in finals], "*-", color="tab:red", ms=13, lw=1.5,
-            label="1cycle: final accuracy of a run of that many epochs (median, dots: seeds)")
+    ax.plot(budgets, [float(np.median(v)) for v in finals], "*", color="tab:red", ms=14,
+            label="1cycle: a run of that many epochs, its final accuracy (median; dots: seeds)")
     ax.axhline(target, color="0.3", ls="--", lw=1, label="target")
     ax.set(xlabel="epoch", ylabel="validation accuracy")
     ax.xaxis.get_major_locator().set_params(integer=True)
-    legend_outside(ax)
+    ax.legend(loc="lower right", fontsize="small")
     return ax
 
 
@@ -57,8 +59,8 @@ def plot_valid_loss_vs_knob(settings: Mapping[str, Mapping[float, Sequence[FitRe
             ax.plot([v * shift] * len(losses[v]), losses[v], "o", color=color, alpha=0.3, ms=3)
         med = [float(np.median(losses[v])) for v in values]
         ax.plot(values, med, "-", color=color, lw=2, label=label)
-        best = int(np.nanargmin(med))
-        ax.plot(values[best], med[best], "o", ms=13, mfc="none", mec=color, mew=2)
+        best = int(np.nanargmin(med))  # ringed where its seeds are drawn, so equal rings do not hide each other
+        ax.plot(values[best] * shift, med[best], "o", ms=13, mfc="none", mec=color, mew=2)
     ax.set(xscale="log", xlabel=f"{xlabel} (log scale)",
            ylabel="validation loss " + ("at the end" if epoch is None else f"after epoch {epoch}"))
     tried = sorted({v for runs in settings.values() for v in runs})
@@ -69,24 +71,29 @@ def plot_valid_loss_vs_knob(settings: Mapping[str, Mapping[float, Sequence[FitRe
     return ax
 
 
-def plot_early_vs_final(runs: Mapping[str, Sequence[FitResult]], epoch: int, ax: Axes | None = None, *,
-                        color: str = "tab:blue", label: str | None = None, highlight: str | None = None,
+def plot_early_vs_final(runs: Mapping, epoch: int, ax: Axes | None = None, *, final: str = "valid_loss",
+                        color: str = "tab:blue", label: str | None = None, highlight=None,
                         annotate: bool = False) -> Axes:
-    """Each condition's validation loss after ``epoch`` epochs against its final accuracy (medians over
-    seeds): if the early loss is the clue the recipe says it is, the points fall from left to right.
+    """Each condition's validation loss after ``epoch`` epochs against its ``final`` validation loss (or
+    ``final="accuracy"``), medians over seeds: if the early loss is the clue the recipe says it is, the
+    points rise from left to right (fall, for accuracy).
     Call it once per group of conditions, each with its ``color`` and legend ``label``; ``highlight``
     draws one condition in red; ``annotate`` names every point (for a few conditions)."""
+    if final not in ("valid_loss", "accuracy"):
+        raise ValueError(f"Expected final='valid_loss' or 'accuracy', got {final!r}")
     ax = ax_or_new(ax)
     for i, (name, results) in enumerate(runs.items()):
         early = float(np.median([r.valid_loss[epoch - 1] for r in results]))
-        final = float(np.median([r.final_accuracy for r in results]))
+        end = float(np.median([r.final_accuracy if final == "accuracy" else r.valid_loss[-1] for r in results]))
         chosen = name == highlight
         legend = "your choice" if chosen else label if i == 0 else None
-        ax.plot(early, final, "o", ms=9 if chosen else 6, color="tab:red" if chosen else color,
+        ax.plot(early, end, "o", ms=9 if chosen else 6, color="tab:red" if chosen else color,
                 alpha=1 if chosen else 0.7, label=legend, zorder=3 if chosen else 2)
         if annotate:
-            ax.annotate(name, (early, final), xytext=(4, 3), textcoords="offset points", fontsize=7, color="0.3")
-    ax.set(xlabel=f"validation loss after epoch {epoch} (median)", ylabel="final accuracy (median)")
+            ax.annotate(f"{name:g}" if isinstance(name, float) else str(name), (early, end), xytext=(4, 3),
+                        textcoords="offset points", fontsize=7, color=color)
+    ax.set(xlabel=f"validation loss after epoch {epoch} (median)",
+           ylabel="final accuracy (median)" if final == "accuracy" else "final validation loss (median)")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="best", fontsize="small")
     return ax

@@ -163,12 +163,16 @@ def plot_effective_lrs(runs: Sequence[FitResult], ax: Axes | None = None, *,
     return ax
 
 
-def plot_branch_lrs(branches: Sequence[FitResult], ax: Axes | None = None) -> Axes:
-    """The LR of each branch of one warmup-stable-decay run: a shared trunk, then each decay. Branch i
-    gets colour ``Ci``, as when the branches are passed in the same order to :func:`plot_fit_histories`."""
+def plot_branch_lrs(branches: Sequence[FitResult], ax: Axes | None = None, *,
+                    colors: Sequence[str] | None = None) -> Axes:
+    """The LR of each run at every iteration, e.g. the branches of one warmup-stable-decay run: a shared
+    trunk, then each decay. Run i gets ``colors[i]``, by default ``Ci``, as when the runs are passed in the
+    same order to :func:`plot_fit_histories`."""
+    if colors is not None and len(colors) != len(branches):
+        raise ValueError(f"Expected one colour per run ({len(branches)}), got {len(colors)}")
     ax = ax_or_new(ax)
     for i, r in sorted(enumerate(branches), key=lambda ir: -len(ir[1].lrs)):  # the longest under the others
-        ax.plot(np.arange(len(r.lrs)), r.lrs, label=r.label, lw=2, color=f"C{i}")
+        ax.plot(np.arange(len(r.lrs)), r.lrs, label=r.label, lw=2, color=f"C{i}" if colors is None else colors[i])
     ax.set(xlabel="iteration", ylabel="learning rate")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize="small")

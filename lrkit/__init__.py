@@ -50,7 +50,7 @@ _FACE: dict[str, str] = {
                     "lrkit.runs.compare"),
     **dict.fromkeys(["train_condition", "wsd_branches"], "lrkit.runs.conditions"),
     **dict.fromkeys(["find_lr_seeds", "spread_of"], "lrkit.runs.seeds"),
-    **dict.fromkeys(["Claim", "check_claims", "paired_claim", "rank_agreement_claim", "trend_claim"],
+    **dict.fromkeys(["Claim", "check_claims", "hit_rate_claim", "paired_claim", "rank_agreement_claim", "trend_claim"],
                     "lrkit.runs.claims"),
     **dict.fromkeys(["RECIPE_SCHEDULES", "epochs_to_target", "fit_schedule", "per_seed_picks", "pick_by_valid_loss",
                      "recipe_condition", "valid_losses_at"], "lrkit.runs.recipe"),

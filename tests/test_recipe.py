@@ -7,7 +7,7 @@ import pytest
 
 from lrkit import setup
 from lrkit.methods.schedules import triangular
-from lrkit.runs.claims import rank_agreement_claim
+from lrkit.runs.claims import hit_rate_claim, rank_agreement_claim
 from lrkit.runs.learners import build_learner
 from lrkit.runs.recipe import (TRIANGLE_DIV, epochs_to_target, fit_schedule, per_seed_picks, pick_by_valid_loss,
                                recipe_condition, valid_losses_at)
@@ -101,6 +101,14 @@ def test_rank_agreement_is_plus_one_when_the_early_order_holds_and_says_when_it_
         rank_agreement_claim("x", early, early[:2])
 
 
+def test_a_hit_rate_is_read_against_chance():
+    claim = hit_rate_claim("the early pick is the final pick", [True, True, True, True, False], chance=0.25)
+    assert claim.effects == (0.75, 0.75, 0.75, 0.75, -0.25) and claim.agree == 4 and "over chance" in claim.render()
+    assert hit_rate_claim("x", [False] * 5, chance=0.25).verdict == "opposite"
+    with pytest.raises(ValueError, match="chance rate from 0 to below 1"):
+        hit_rate_claim("x", [True, False], chance=1.0)
+
+
 def test_recipe_plots_draw_on_the_given_axes():
     from matplotlib.figure import Figure
 
@@ -109,7 +117,7 @@ def test_recipe_plots_draw_on_the_given_axes():
     ax = Figure().subplots()
     assert plot_to_target(constant, cycles, 0.8, ax=ax) is ax
     labels = [line.get_label() for line in ax.get_lines()]
-    assert "constant LR 1.0e-03 (median)" in labels and "target" in labels
+    assert "constant 1.0e-03" in labels and "1cycle, a run per budget" in labels and "target" in labels
     settings = {"a": {0.1: constant[1e-3], 1.0: constant[1e-3]}}
     ax = Figure().subplots()
     assert plot_valid_loss_vs_knob(settings, 1, ax=ax) is ax and ax.get_ylabel() == "validation loss after epoch 1"

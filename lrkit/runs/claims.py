@@ -20,7 +20,7 @@ from typing import Literal, Sequence
 
 import numpy as np
 
-__all__ = ["Claim", "Verdict", "paired_claim", "trend_claim", "rank_agreement_claim", "check_claims"]
+__all__ = ["Claim", "Verdict", "paired_claim", "trend_claim", "rank_agreement_claim", "hit_rate_claim", "check_claims"]
 
 Verdict = Literal["shown", "not shown", "opposite"]
 STRENGTHS = {"shown": ("shown",), "not opposite": ("shown", "not shown")}
@@ -128,6 +128,15 @@ def rank_agreement_claim(statement: str, early: Sequence[Sequence[float]], final
                              f"{len(e)} and {len(f)}")
         rhos.append(spearmanr(e, f)[0] if np.ptp(e) > 0 and np.ptp(f) > 0 else 0.0)
     return _claim(statement, rhos, 0.0, "rank correlation", 1.0, seed)
+
+
+def hit_rate_claim(statement: str, hits: Sequence[bool], chance: float, *, seed: int = 0) -> Claim:
+    """"It happens more often than chance": ``hits[i]`` says whether seed ``i`` got it (the weight decay
+    picked early is the one that ends best, say), ``chance`` the rate a random guess would reach. The effect
+    of a seed is ``hit - chance``: the mean is the hit rate above chance."""
+    if not 0 <= chance < 1:
+        raise ValueError(f"Expected a chance rate from 0 to below 1, got {chance}")
+    return _claim(statement, [float(bool(h)) - chance for h in hits], 0.0, "over chance", 1.0, seed)
 
 
 def check_claims(claims: dict[str, tuple[Claim, str]]) -> list[str]:

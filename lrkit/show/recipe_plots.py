@@ -27,17 +27,17 @@ def plot_to_target(constant: Mapping[float, Sequence[FitResult]], cycles: Mappin
     for i, lr in enumerate(lrs):
         med = np.median([r.accuracy for r in constant[lr]], axis=0)
         grey = str(round(0.7 - 0.55 * i / max(1, len(lrs) - 1), 2))
-        ax.plot(np.arange(1, len(med) + 1), med, "o-", ms=3, color=grey, label=f"constant LR {lr:.1e} (median)")
+        ax.plot(np.arange(1, len(med) + 1), med, "o-", ms=3, color=grey, label=f"constant {lr:.1e}")
     budgets = sorted(cycles)
     finals = [[r.final_accuracy for r in cycles[b]] for b in budgets]
     for b, values in zip(budgets, finals):
         ax.plot([b] * len(values), values, "o", color="tab:red", alpha=0.35, ms=4)
     ax.plot(budgets, [float(np.median(v)) for v in finals], "*", color="tab:red", ms=14,
-            label="1cycle: a run of that many epochs, its final accuracy (median; dots: seeds)")
+            label="1cycle, a run per budget")
     ax.axhline(target, color="0.3", ls="--", lw=1, label="target")
-    ax.set(xlabel="epoch", ylabel="validation accuracy")
+    ax.set(xlabel="epoch", ylabel="accuracy")
     ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.legend(loc="lower right", fontsize="small")
+    ax.legend(loc="lower right", fontsize="small", title="medians (dots: 1cycle's seeds)", title_fontsize="small")
     return ax
 
 
@@ -89,9 +89,9 @@ def plot_early_vs_final(runs: Mapping, epoch: int, ax: Axes | None = None, *, fi
         legend = "your choice" if chosen else label if i == 0 else None
         ax.plot(early, end, "o", ms=9 if chosen else 6, color="tab:red" if chosen else color,
                 alpha=1 if chosen else 0.7, label=legend, zorder=3 if chosen else 2)
-        if annotate:
-            ax.annotate(f"{name:g}" if isinstance(name, float) else str(name), (early, end), xytext=(4, 3),
-                        textcoords="offset points", fontsize=7, color=color)
+        if annotate:  # above and below in turn: neighbours on the grid often land close together
+            ax.annotate(f"{name:g}" if isinstance(name, float) else str(name), (early, end),
+                        xytext=(5, 4 if i % 2 == 0 else -10), textcoords="offset points", fontsize=7, color=color)
     ax.set(xlabel=f"validation loss after epoch {epoch} (median)",
            ylabel="final accuracy (median)" if final == "accuracy" else "final validation loss (median)")
     if ax.get_legend_handles_labels()[0]:

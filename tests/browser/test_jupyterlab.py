@@ -229,13 +229,19 @@ def test_notebook_runs_and_its_panel_reacts_in_jupyterlab(lab, lab_page, artifac
             assert panel.is_visible(), f"{name}: the panel did not render"
             before = _panel_image(notebook)
             assert before, f"{name}: the panel shows no plot"
+            images = notebook.locator(".widget-image")
+            before_url = images.last.get_attribute("src")
             _act(page, notebook, ACTIONS[name])
             deadline = time.time() + 120
             while _panel_image(notebook) == before and time.time() < deadline:
                 page.wait_for_timeout(500)
             status = panel.locator(".widget-html-content").all_inner_texts()  # a failed redraw says why here
+            # which side lost it: a new URL with the same bytes means the kernel sent the same picture;
+            # the same URL means no new picture reached the page
+            where = (f"{images.count()} image(s) on the page; the last one's URL "
+                     f"{'changed' if images.last.get_attribute('src') != before_url else 'did not change'}")
             assert _panel_image(notebook) != before, \
-                f"{name}: the plot did not change after {ACTIONS[name]}; the panel's status: {status}"
+                f"{name}: the plot did not change after {ACTIONS[name]}; the panel's status: {status}; {where}"
         page.screenshot(path=str(artifacts / f"{Path(name).stem}.png"), full_page=False)
     except Exception:
         page.screenshot(path=str(artifacts / f"{Path(name).stem}-failed.png"), full_page=True)

@@ -53,12 +53,21 @@ def test_one_cycle_moves_the_momentum_the_other_way_and_records_the_weight_decay
     assert set(constant.lrs) == {3e-3} and constant.method == "constant"
 
 
+def test_a_step_schedule_divides_the_lr_by_ten_after_each_drop(session):
+    learn = _build(session)
+    per_epoch = len(learn.dls.train)
+    r = fit_schedule(learn, "step", 3, 1e-2, drops=[1, 2])
+    assert r.method == "step"
+    assert [r.lrs_in_epoch(e) for e in range(3)] == [(1e-2,) * per_epoch, (1e-3,) * per_epoch, (1e-4,) * per_epoch]
+
+
 @pytest.mark.parametrize("schedule, lr, wd, cycle, match", [
     ("cosine", 1e-2, None, 1.0, "Unknown schedule 'cosine'"),
     ("one_cycle", 0.0, None, 1.0, "positive lr_max"),
     ("one_cycle", float("nan"), None, 1.0, "positive lr_max"),
     ("one_cycle", 1e-2, -1.0, 1.0, "weight decay of 0 or more"),
     ("triangular", 1e-2, None, 0.01, "cycle of at least two iterations"),
+    ("step", 1e-2, None, 1.0, "drops after epochs from 1 to 0"),
 ])
 def test_bad_schedule_settings_say_what_was_expected(session, schedule, lr, wd, cycle, match):
     with pytest.raises(ValueError, match=match):

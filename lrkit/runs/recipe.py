@@ -15,17 +15,20 @@ from lrkit.runs.training import FitResult, IterationLR, fit_and_record
 __all__ = ["RecipeSchedule", "RECIPE_SCHEDULES", "fit_schedule", "epochs_to_target", "pick_by_valid_loss",
            "per_seed_picks", "valid_losses_at", "recipe_condition"]
 
-RecipeSchedule = Literal["one_cycle", "constant", "triangular"]
-RECIPE_SCHEDULES: tuple[str, ...] = ("one_cycle", "constant", "triangular")
+RecipeSchedule = Literal["one_cycle", "constant", "step", "triangular"]
+RECIPE_SCHEDULES: tuple[str, ...] = ("one_cycle", "constant", "step", "triangular")
+STEP_FACTOR = 10.0  # a step schedule divides the LR by this at each drop
 TRIANGLE_DIV = 25.0  # the triangle's lower bound: lr_max / 25, where fastai's 1cycle starts
 
 
 def fit_schedule(learn, schedule: str, epochs: int, lr_max: float, *, wd: float | None = None, label: str = "",
-                 cycle_epochs: float = 1.0) -> FitResult:
+                 cycle_epochs: float = 1.0, drops: Sequence[int] = ()) -> FitResult:
     """Train ``learn`` for ``epochs`` with one of Smith's schedules peaking at ``lr_max``:
 
     - ``one_cycle``: fastai's ``fit_one_cycle``, with its cyclical momentum (0.95 -> 0.85 -> 0.95);
     - ``constant``: ``fit`` at ``lr_max`` throughout;
+    - ``step``: the conventional schedule, ``lr_max`` divided by ten after each epoch in ``drops``
+      (fixed epochs, not fractions of the run: its first epochs are those of any longer run);
     - ``triangular``: the cyclical LR of Smith 2015 (arXiv 1506.01186), linearly from ``lr_max / 25``
       up to ``lr_max`` and back down, one triangle every ``cycle_epochs`` (back at the bottom when each
       starts, to the iteration); constant momentum.
@@ -37,11 +40,16 @@ def fit_schedule(learn, schedule: str, epochs: int, lr_max: float, *, wd: float 
         raise ValueError(f"Expected a positive lr_max, got {lr_max!r}")
     if wd is not None and not wd >= 0:
         raise ValueError(f"Expected a weight decay of 0 or more, got {wd!r}")
+    if schedule == "step" and (not drops or any(not 1 <= d < epochs for d in drops)):
+        raise ValueError(f"Expected a step schedule's drops after epochs from 1 to {epochs - 1}, got {list(drops)}")
     extra = {} if wd is None else {"wd": wd}
     label = label or f"{schedule} at {lr_max:.1e}"
     if schedule == "one_cycle":
         return fit_and_record(learn, epochs, lr_max, method="one_cycle", label=label, progress=False, **extra)
     cbs = []
+    if schedule == "step":
+        per_epoch, after = len(learn.dls.train), sorted(drops)
+        cbs.append(IterationLR(lambda it: lr_max / STEP_FACTOR ** sum(it >= d * per_epoch for d in after)))
     if schedule == "triangular":
         half = cycle_epochs * len(learn.dls.train) / 2  # not rounded: each triangle spans its epochs exactly
         if half < 1:

@@ -16,8 +16,9 @@ __all__ = ["plot_to_target", "plot_valid_loss_vs_knob", "plot_early_vs_final"]
 
 
 def plot_to_target(constant: Mapping[float, Sequence[FitResult]], cycles: Mapping[int, Sequence[FitResult]],
-                   target: float, ax: Axes | None = None) -> Axes:
-    """Accuracy per epoch of constant-LR runs (``constant[lr]``, one run per seed: the median drawn, in
+                   target: float, ax: Axes | None = None, *, name: str = "constant") -> Axes:
+    """Accuracy per epoch of runs of a schedule read epoch by epoch (``constant[lr]``: a constant LR, or a
+    step schedule named ``name``; one run per seed: the median drawn, in
     greys from the lowest LR, light, to the highest, dark) beside 1cycle runs of several budgets
     (``cycles[epochs]``: each budget's final accuracy, seeds as dots, the median as a red star; stars are
     not joined, each is a run of its own), and the ``target`` both are read against. A 1cycle run's
@@ -27,7 +28,7 @@ def plot_to_target(constant: Mapping[float, Sequence[FitResult]], cycles: Mappin
     for i, lr in enumerate(lrs):
         med = np.median([r.accuracy for r in constant[lr]], axis=0)
         grey = str(round(0.7 - 0.55 * i / max(1, len(lrs) - 1), 2))
-        ax.plot(np.arange(1, len(med) + 1), med, "o-", ms=3, color=grey, label=f"constant {lr:.1e}")
+        ax.plot(np.arange(1, len(med) + 1), med, "o-", ms=3, color=grey, label=f"{name} {lr:.1e}")
     budgets = sorted(cycles)
     finals = [[r.final_accuracy for r in cycles[b]] for b in budgets]
     for b, values in zip(budgets, finals):

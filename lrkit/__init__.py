@@ -52,7 +52,7 @@ _FACE: dict[str, str] = {
     **dict.fromkeys(["find_lr_seeds", "spread_of"], "lrkit.runs.seeds"),
     **dict.fromkeys(["Claim", "check_claims", "hit_rate_claim", "paired_claim", "rank_agreement_claim", "trend_claim"],
                     "lrkit.runs.claims"),
-    **dict.fromkeys(["RECIPE_SCHEDULES", "epochs_to_target", "fit_schedule", "per_seed_picks", "pick_by_valid_loss",
+    **dict.fromkeys(["RECIPE_SCHEDULES", "epochs_to_target", "fit_schedule", "per_seed_picks",
                      "recipe_condition", "valid_losses_at"], "lrkit.runs.recipe"),
     **dict.fromkeys(["CellRun", "GridCell", "GridSpec", "best_lr_slopes", "critical_batch_size",
                      "grid_spec_for", "how_readings_move", "median_best_lr", "per_seed_best", "reaches",

@@ -9,7 +9,7 @@ from lrkit import setup
 from lrkit.methods.schedules import triangular
 from lrkit.runs.claims import hit_rate_claim, rank_agreement_claim
 from lrkit.runs.learners import build_learner
-from lrkit.runs.recipe import (TRIANGLE_DIV, epochs_to_target, fit_schedule, per_seed_picks, pick_by_valid_loss,
+from lrkit.runs.recipe import (TRIANGLE_DIV, epochs_to_target, fit_schedule, per_seed_picks,
                                recipe_condition, valid_losses_at)
 from lrkit.runs.training import FitResult
 from lrkit.show.recipe_plots import plot_early_vs_final, plot_to_target, plot_valid_loss_vs_knob
@@ -79,11 +79,10 @@ def test_epochs_to_target_counts_from_one_and_says_none_when_never_reached():
     assert epochs_to_target([0.5, 0.7], 0.95) is None
 
 
-def test_the_early_pick_and_the_per_seed_picks_read_the_validation_loss():
+def test_the_per_seed_picks_read_the_validation_loss():
     runs = {0.01: [_run([1.0, 0.6]), _run([1.0, 0.5])],
             0.1: [_run([0.8, 0.55]), _run([0.9, 0.7])],
             10.0: [_run([0.7, float("nan")]), _run([2.0, 0.9])]}
-    assert pick_by_valid_loss(runs, 1) == 0.1  # median losses after epoch 1: 1.0, 0.85, 1.35
     assert per_seed_picks(runs, 1) == [10.0, 0.1]
     assert per_seed_picks(runs) == [0.1, 0.01]  # a NaN never wins
     assert valid_losses_at(runs, 1)[0.1] == [0.8, 0.9]
@@ -91,11 +90,6 @@ def test_the_early_pick_and_the_per_seed_picks_read_the_validation_loss():
         valid_losses_at(runs, 3)
     with pytest.raises(ValueError, match="same number of seeds"):
         per_seed_picks({0.1: [_run([1.0])], 1.0: [_run([1.0]), _run([0.5])]})
-
-
-def test_the_early_pick_skips_a_value_whose_loss_is_not_finite():
-    runs = {0.1: [_run([0.5]), _run([float("inf")])], 1.0: [_run([0.9]), _run([0.9])]}
-    assert pick_by_valid_loss(runs) == 1.0
 
 
 def test_rank_agreement_is_plus_one_when_the_early_order_holds_and_says_when_it_flips():

@@ -7,12 +7,10 @@ import math
 from dataclasses import replace
 from typing import Literal, Mapping, Sequence
 
-import numpy as np
-
 from lrkit.methods.schedules import triangular
 from lrkit.runs.training import FitResult, IterationLR, fit_and_record
 
-__all__ = ["RecipeSchedule", "RECIPE_SCHEDULES", "fit_schedule", "epochs_to_target", "pick_by_valid_loss",
+__all__ = ["RecipeSchedule", "RECIPE_SCHEDULES", "fit_schedule", "epochs_to_target",
            "per_seed_picks", "valid_losses_at", "recipe_condition"]
 
 RecipeSchedule = Literal["one_cycle", "constant", "step", "triangular"]
@@ -48,8 +46,8 @@ def fit_schedule(learn, schedule: str, epochs: int, lr_max: float, *, wd: float 
         return fit_and_record(learn, epochs, lr_max, method="one_cycle", label=label, progress=False, **extra)
     cbs = []
     if schedule == "step":
-        per_epoch, after = len(learn.dls.train), sorted(drops)
-        cbs.append(IterationLR(lambda it: lr_max / STEP_FACTOR ** sum(it >= d * per_epoch for d in after)))
+        per_epoch = len(learn.dls.train)
+        cbs.append(IterationLR(lambda it: lr_max / STEP_FACTOR ** sum(it >= d * per_epoch for d in drops)))
     if schedule == "triangular":
         half = cycle_epochs * len(learn.dls.train) / 2  # not rounded: each triangle spans its epochs exactly
         if half < 1:
@@ -75,13 +73,6 @@ def valid_losses_at(runs: Mapping[float, Sequence[FitResult]], epoch: int | None
                 raise ValueError(f"Expected an epoch from 1 to {len(r.valid_loss)}, got {epoch}")
         out[value] = [r.valid_loss[-1 if epoch is None else epoch - 1] for r in results]
     return out
-
-
-def pick_by_valid_loss(runs: Mapping[float, Sequence[FitResult]], epoch: int | None = None) -> float:
-    """The knob's value (a weight decay, an LR) whose median validation loss over seeds is lowest after
-    ``epoch`` epochs, or at the end when None: the recipe reads it early (R1, R6)."""
-    losses = valid_losses_at(runs, epoch)
-    return min(losses, key=lambda v: np.median(losses[v]) if np.all(np.isfinite(losses[v])) else math.inf)
 
 
 def per_seed_picks(runs: Mapping[float, Sequence[FitResult]], epoch: int | None = None) -> list[float]:

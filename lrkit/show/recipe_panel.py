@@ -48,7 +48,7 @@ class RecipePanel(Panel):
                                        layout=W.Layout(width="180px"))
         self.compute_button.on_click(lambda _: self.compute())
         self._redraw_on(self.lr, self.wd, self.bs)
-        self._cells = [recipe_condition(a, b, c) for c in batch_sizes for a in lrs for b in wds]
+        self._cells = dict(recipe_condition(a, b, c) for c in batch_sizes for a in lrs for b in wds)
         self.widget = W.VBox([W.HBox([W.VBox([self.lr, self.wd]), W.VBox([self.bs, self.compute_button])]),
                               self.status, self.picture, self.out])
         self.redraw()
@@ -74,7 +74,7 @@ class RecipePanel(Panel):
     def redraw(self, *_) -> None:
         from lrkit.runs.compare import cached_conditions, median_history
 
-        found, _ = cached_conditions(dict(self._cells), self.seeds, self.cache_key, self.cache)
+        found, _ = cached_conditions(self._cells, self.seeds, self.cache_key, self.cache)
         complete = {label: runs for label, runs in found.items() if len(runs) == len(self.seeds)}
         label, settings = self._chosen()
         fig = Figure(figsize=(12, 4))
@@ -82,7 +82,7 @@ class RecipePanel(Panel):
         ax_loss, ax_pair = fig.subplots(1, 2)
         if label in complete:
             same = {lb: runs for lb, runs in complete.items() if lb != label
-                    and (dict(self._cells)[lb]["lr"], dict(self._cells)[lb]["bs"]) == (settings["lr"], settings["bs"])}
+                    and (self._cells[lb]["lr"], self._cells[lb]["bs"]) == (settings["lr"], settings["bs"])}
             for runs in same.values():
                 m = median_history(runs)
                 ax_loss.plot(np.arange(1, len(m.valid_loss) + 1), m.valid_loss, color="0.75", lw=1)

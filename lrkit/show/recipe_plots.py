@@ -15,18 +15,18 @@ from lrkit.show.axes import ax_or_new, legend_outside
 __all__ = ["plot_to_target", "plot_valid_loss_vs_knob", "plot_early_vs_final"]
 
 
-def plot_to_target(constant: Mapping[float, Sequence[FitResult]], cycles: Mapping[int, Sequence[FitResult]],
+def plot_to_target(by_lr: Mapping[float, Sequence[FitResult]], cycles: Mapping[int, Sequence[FitResult]],
                    target: float, ax: Axes | None = None, *, name: str = "constant") -> Axes:
-    """Accuracy per epoch of runs of a schedule read epoch by epoch (``constant[lr]``: a constant LR, or a
+    """Accuracy per epoch of runs of a schedule read epoch by epoch (``by_lr[lr]``: a constant LR, or a
     step schedule named ``name``; one run per seed: the median drawn, in
     greys from the lowest LR, light, to the highest, dark) beside 1cycle runs of several budgets
     (``cycles[epochs]``: each budget's final accuracy, seeds as dots, the median as a red star; stars are
     not joined, each is a run of its own), and the ``target`` both are read against. A 1cycle run's
     accuracy before its last epoch is not drawn: it is not what a run of that budget ends with."""
     ax = ax_or_new(ax)
-    lrs = sorted(constant)
+    lrs = sorted(by_lr)
     for i, lr in enumerate(lrs):
-        med = np.median([r.accuracy for r in constant[lr]], axis=0)
+        med = np.median([r.accuracy for r in by_lr[lr]], axis=0)
         grey = str(round(0.7 - 0.55 * i / max(1, len(lrs) - 1), 2))
         ax.plot(np.arange(1, len(med) + 1), med, "o-", ms=3, color=grey, label=f"{name} {lr:.1e}")
     budgets = sorted(cycles)

@@ -98,6 +98,24 @@ def test_pretrained_weights_load_offline_and_split_into_three_groups():
     assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 2)
 
 
+def test_the_pretrained_network_is_channels_last_and_computes_what_channels_first_does():
+    import copy
+
+    from lrkit.core.pretrained import efficientnet_lite0
+
+    torch.manual_seed(0)
+    model = efficientnet_lite0(2, pretrained=True, size=32).eval()
+    stem = model[1]._conv_stem.weight
+    assert stem.is_contiguous(memory_format=torch.channels_last) and not stem.is_contiguous()
+    x = torch.randn(4, 1, 28, 28)
+    assert model[0](x).is_contiguous(memory_format=torch.channels_last)
+    first = copy.deepcopy(model).to(memory_format=torch.contiguous_format)
+    first[0].memory_format = torch.contiguous_format
+    assert first[0](x).is_contiguous() and first[1]._conv_stem.weight.is_contiguous()
+    # the layout changes how the convolutions run, not what they compute
+    torch.testing.assert_close(model(x), first(x), rtol=1e-4, atol=1e-5)
+
+
 def test_discriminative_panel_redraws_live_and_trains_with_the_slice(workdir):
     from matplotlib.figure import Figure
 

@@ -266,7 +266,10 @@ def test_conditions_panel_reads_the_cache_and_trains_only_what_is_missing(tmp_pa
     run_conditions(train, {"Adam, cosine": conditions["Adam, cosine"]}, [0], progress=False, cache_key=key,
                    cache=cache)  # computed ahead, as by the notebook
     trained.clear()
-    panel = ConditionsPanel(conditions, train, [0], cache_key=key, cache=cache)
+    colors = {"Adam, cosine": "tab:red", "Prodigy, constant": "tab:green"}  # the lesson's, in both plots
+    with pytest.raises(ValueError, match="Expected one colour for each condition"):
+        ConditionsPanel(conditions, train, [0], cache_key=key, cache=cache, colors={"Adam, cosine": "tab:red"})
+    panel = ConditionsPanel(conditions, train, [0], cache_key=key, cache=cache, colors=colors)
     assert trained == [] and "1 of 2 condition(s) from the cache" in panel.status.value
     assert "1 run(s) missing" in panel.status.value
     assert _lines(panel.figure.axes[0]) == ["Adam, cosine"]
@@ -274,6 +277,10 @@ def test_conditions_panel_reads_the_cache_and_trains_only_what_is_missing(tmp_pa
     assert trained == [("Prodigy, constant", 0)] and busy == [True]  # disabled while it trained
     assert not panel.compute_button.disabled and "2 of 2" in panel.status.value
     assert sorted(_lines(panel.figure.axes[1])) == ["Adam, cosine", "Prodigy, constant"]  # the steps they took
+    for ax in panel.figure.axes:
+        assert {line.get_label(): line.get_color() for line in ax.get_lines() if line.get_label() in colors} == colors
+        assert ax.get_legend() is None  # one legend for both, beside them
+    assert [t.get_text() for t in panel.figure.legends[0].get_texts()] == list(colors)
     panel.metric.value = "valid_loss"  # picture only: from the cache, no training
     assert len(trained) == 1 and panel.figure.axes[0].get_ylabel() == "valid loss"
     panel.chosen.value = ()

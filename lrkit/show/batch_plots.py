@@ -15,10 +15,12 @@ __all__ = ["plot_batch_overlay", "plot_lr_vs_batch", "plot_noise_vs_batch"]
 
 
 def _batch_colors(batch_sizes):
-    cmap = plt.get_cmap("viridis")
+    # dark (small batches) to light (large), with a hue that keeps neighbours apart at the light end,
+    # where viridis's greens ran together
+    cmap = plt.get_cmap("plasma")
     logs = np.log2(np.asarray(sorted(batch_sizes), float))
     span = max(logs.max() - logs.min(), 1)
-    return {b: cmap(0.9 * (l - logs.min()) / span) for b, l in zip(sorted(batch_sizes), logs)}
+    return {b: cmap(0.85 * (l - logs.min()) / span) for b, l in zip(sorted(batch_sizes), logs)}
 
 
 def plot_batch_overlay(curves: dict[int, FinderResult], ax: Axes | None = None, *, skip_end: int = 3,

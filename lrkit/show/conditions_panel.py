@@ -18,15 +18,21 @@ class ConditionsPanel(Panel):
     at once (medians over seeds); *Compute missing* trains only what the cache lacks.
 
     ``conditions`` and ``cache_key`` are those given to :func:`lrkit.runs.compare.run_conditions`, whose
-    ``train(seed=..., label=..., **kwargs)`` trains one run."""
+    ``train(seed=..., label=..., **kwargs)`` trains one run; ``colors`` maps a condition to its colour,
+    the lesson's, in both plots (by default matplotlib's cycle, in the order of ``conditions``)."""
 
     def __init__(self, conditions: dict[str, dict], train: Callable[..., FitResult], seeds: Sequence[int], *,
                  cache_key: dict, cache=None, chosen: Sequence[str] | None = None,
-                 suggestions: dict[str, float] | None = None):
+                 suggestions: dict[str, float] | None = None, colors: dict[str, str] | None = None):
         from lrkit.core.cache import ResultCache
 
         super().__init__()
         self.conditions, self.train, self.seeds = dict(conditions), train, list(seeds)
+        unknown = sorted(set(colors or {}) - set(self.conditions))
+        if unknown or (colors is not None and len(colors) != len(self.conditions)):
+            raise ValueError(f"Expected one colour for each condition {list(self.conditions)}, got colours for "
+                             f"{list(colors or {})}")
+        self.colors = dict(colors) if colors is not None else {c: f"C{i}" for i, c in enumerate(self.conditions)}
         self.cache_key, self.suggestions = cache_key, suggestions
         self.cache = cache if cache is not None else ResultCache()
         style = {"description_width": "90px"}
@@ -82,14 +88,23 @@ class ConditionsPanel(Panel):
         if missing:
             status += f"; {len(missing)} run(s) missing: press Compute missing"
         self.status.value = status
-        fig = Figure(figsize=(12, 4))
-        fig.subplots_adjust(left=0.07, right=0.97, bottom=0.14, top=0.92, wspace=0.28)
+        fig = Figure(figsize=(14, 4))
+        fig.subplots_adjust(left=0.06, right=0.74, bottom=0.14, top=0.92, wspace=0.25)
         ax_metric, ax_lr = fig.subplots(1, 2)
         if complete:
+            colors = [self.colors[label] for label in complete]
             medians = [median_history(runs) for runs in complete.values()]
-            plot_fit_histories(medians, self.metric.value, ax=ax_metric)
-            plot_effective_lrs([runs[0] for runs in complete.values()], ax=ax_lr, suggestions=self.suggestions)
+            plot_fit_histories(medians, self.metric.value, ax=ax_metric, colors=colors)
+            ax_metric.set_title(f"median of {len(self.seeds)} seeds")
+            plot_effective_lrs([runs[0] for runs in complete.values()], ax=ax_lr, suggestions=self.suggestions,
+                               colors=colors)
             ax_lr.set_title("step size taken (first seed)")
+            # one legend beside both plots, off the data: the conditions, then the range test's lines
+            handles, labels = ax_lr.get_legend_handles_labels()
+            for ax in (ax_metric, ax_lr):
+                ax.get_legend().remove()
+            fig.legend(handles, labels, loc="center left", bbox_to_anchor=(0.75, 0.5), fontsize="small",
+                       frameon=False)
         else:
             nothing_cached(ax_metric, ax_lr)
         self._show(fig)

@@ -147,12 +147,16 @@ def plot_group_schedules(per_group: Sequence[Sequence[float]], names: Sequence[s
 
 
 def plot_effective_lrs(runs: Sequence[FitResult], ax: Axes | None = None, *,
-                       suggestions: dict[str, float] | None = None) -> Axes:
+                       suggestions: dict[str, float] | None = None, colors: Sequence[str] | None = None) -> Axes:
     """The step size each run took, iteration by iteration (``d * lr`` for Prodigy and
-    D-Adaptation), with the range test's suggestions as horizontal lines."""
+    D-Adaptation), with the range test's suggestions as horizontal lines; ``colors`` (one per run)
+    keep a condition's colour across panels."""
+    if colors is not None and len(colors) != len(runs):
+        raise ValueError(f"Expected one colour per run ({len(runs)}), got {len(colors)}")
     ax = ax_or_new(ax)
-    for r in runs:
-        ax.plot(np.arange(len(r.effective_lrs)), r.effective_lrs, label=r.label)
+    for i, r in enumerate(runs):
+        ax.plot(np.arange(len(r.effective_lrs)), r.effective_lrs, label=r.label,
+                color=None if colors is None else colors[i])
     # grey, not the suggestions' own colours, which the runs' colours would repeat
     for (method, lr), style in zip((suggestions or {}).items(), ("--", ":", "-.")):
         if lr is not None:

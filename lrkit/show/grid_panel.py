@@ -51,11 +51,11 @@ class GridPanel(Panel):
         total = sum(len(per) for per in best.values())
         self.status.value = (f"{opt}, {metric} {target:g}: reached by {reached} of {total} (batch size, seed) "
                              f"pairs at their best LR; {note}")
-        fig = Figure(figsize=(13, 4))
-        fig.subplots_adjust(left=0.08, right=0.98, bottom=0.14, top=0.9, wspace=0.25)
+        fig = Figure(figsize=(13, 5))
+        fig.subplots_adjust(left=0.08, right=0.98, bottom=0.33, top=0.92, wspace=0.25)
         ax_lr, ax_steps = fig.subplots(1, 2)
         lrs = self.grid.spec.lrs_for(opt)
-        plot_best_lr_vs_batch(best, ax=ax_lr, label=opt, color=color, lr_range=(min(lrs), max(lrs))).legend(
-            fontsize="small")
-        plot_steps_vs_batch(best, ax=ax_steps, label=opt, color=color, front=front).legend(fontsize="small")
+        below = dict(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)  # off the data
+        plot_best_lr_vs_batch(best, ax=ax_lr, label=opt, color=color, lr_range=(min(lrs), max(lrs))).legend(**below)
+        plot_steps_vs_batch(best, ax=ax_steps, label=opt, color=color, front=front).legend(**below)
         self._show(fig)

@@ -132,13 +132,15 @@ def test_schedule_panel_reshapes_live_and_trains_on_demand(build):
     panel.pct_start.value, panel.div.value = 0.5, 10
     lrs = panel.figure.axes[0].get_lines()[0].get_ydata()
     assert int(np.argmax(lrs)) == 10 and lrs[0] == pytest.approx(1e-3)
+    panel.div_final.value = 1e3  # the title gives the schedule's ends, so it follows div_final
+    assert panel.figure.axes[0].get_title().endswith("LR 1.0e-03 -> 1.0e-02 -> 1.0e-05")
     panel.moms.value = (0.8, 0.9)
     mom_ax = next(ax for ax in panel.figure.axes if ax.get_ylabel().startswith("momentum"))
     moms = mom_ax.get_lines()[0].get_ydata()
     assert moms.max() == pytest.approx(0.9) and moms.min() == pytest.approx(0.8, abs=1e-3)
     assert trained == []  # reshaping trains nothing
     panel.train_button.click()
-    assert trained == [(pytest.approx(1e-2), {"div": 10, "div_final": pytest.approx(1e5), "pct_start": 0.5,
+    assert trained == [(pytest.approx(1e-2), {"div": 10, "div_final": pytest.approx(1e3), "pct_start": 0.5,
                                                "moms": (0.9, 0.8, 0.9)})]
     assert "trained: final validation loss" in panel.status.value
     assert "mine" in _lines(next(ax for ax in panel.figure.axes if ax.get_ylabel() == "valid loss"))

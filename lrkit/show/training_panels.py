@@ -102,8 +102,11 @@ class SchedulePanel(TrialPanel):
         fig.subplots_adjust(left=0.07, right=0.93, bottom=0.14, top=0.9, wspace=0.35)
         axes = fig.subplots(1, 2 if runs else 1, squeeze=False)[0]
         plot_schedule(shape.lrs, shape.moms, ax=axes[0], n_iter_per_epoch=self.n_iter)
-        axes[0].set_title(f"1cycle over {self.n_epoch} epochs: LR {shape.lrs[0]:.1e} -> "
-                          f"{max(shape.lrs):.1e} -> {shape.lrs[-1]:.1e}")
+        # the schedule's own ends, lr_max/div and lr_max/div_final: the last iteration's LR sits above the
+        # final one by the cosine's tail, which would hide what div_final does
+        p = self.params()
+        axes[0].set_title(f"1cycle over {self.n_epoch} epochs: LR {p['lr_max'] / p['div']:.1e} -> "
+                          f"{p['lr_max']:.1e} -> {p['lr_max'] / p['div_final']:.1e}")
         if runs:
             plot_fit_histories(runs, "valid_loss", ax=axes[1])
         self._show(fig)

@@ -12,7 +12,8 @@ from lrkit.runs.learners import build_learner
 from lrkit.runs.recipe import (TRIANGLE_DIV, epochs_to_target, fit_schedule, per_seed_picks,
                                recipe_condition, valid_losses_at)
 from lrkit.runs.training import FitResult
-from lrkit.show.recipe_plots import plot_early_vs_final, plot_to_target, plot_valid_loss_vs_knob
+from lrkit.show.recipe_plots import (plot_early_vs_final, plot_grid_early_vs_final, plot_to_target,
+                                     plot_valid_loss_vs_knob)
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +134,15 @@ def test_recipe_plots_draw_on_the_given_axes():
         "final accuracy (median)"
     with pytest.raises(ValueError, match="final='valid_loss' or 'accuracy'"):
         plot_early_vs_final({"a": constant[1e-3]}, 1, final="loss")
+    # a grid: a colour per setting, the same shape for the same weight decay in every setting
+    grid = {"a": {0.1: constant[1e-3], 1.0: constant[1e-3]}, "b": {0.1: constant[1e-3], 1.0: constant[1e-3]}}
+    ax = Figure().subplots()
+    assert plot_grid_early_vs_final(grid, 1, ax=ax, colors=["tab:blue", "tab:green"], highlight=("b", 1.0)) is ax
+    points = [(line.get_color(), line.get_marker()) for line in ax.get_lines()]
+    assert points == [("tab:blue", "o"), ("tab:blue", "s"), ("tab:green", "o"), ("tab:red", "s")]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b", "your choice", "wd 0.1", "wd 1"]
+    with pytest.raises(ValueError, match="one colour per setting"):
+        plot_grid_early_vs_final(grid, 1, colors=["tab:blue"])
 
 
 def test_recipe_panel_draws_from_the_cache_and_trains_only_the_missing_cell(tmp_path, session):
@@ -159,6 +169,12 @@ def test_recipe_panel_draws_from_the_cache_and_trains_only_the_missing_cell(tmp_
     assert trained == [] and "2 of 8 cells in the cache" in panel.status.value
     assert "lr 0.003, wd 0.1, bs 16: validation loss after epoch 1" in panel.status.value
     assert len(panel.figure.axes) == 2 and panel.figure.axes[0].get_ylabel() == "validation loss"
+    # right: a colour per setting, a shape per weight decay, the chosen cell in red
+    assert [(line.get_color(), line.get_marker()) for line in panel.figure.axes[1].get_lines()] == [
+        ("C0", "o"), ("tab:red", "s")]
+    coloured = RecipePanel(train, [0, 1], lrs=[3e-3, 2.0], wds=[0.01, 0.1], batch_sizes=[16, 32], early_epoch=1,
+                           cache_key=key, cache=cache, value=(3e-3, 0.1, 16), colors={(3e-3, 16): "tab:purple"})
+    assert coloured.figure.axes[1].get_lines()[0].get_color() == "tab:purple"  # the lesson's colour
     panel.bs.value = 32  # not trained: the panel says what to do, and trains nothing by itself
     assert trained == [] and "not in the cache yet, press Compute missing" in panel.status.value
     panel.compute_button.click()

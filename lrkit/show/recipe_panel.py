@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from lrkit.runs.recipe import recipe_condition
 from lrkit.runs.training import FitResult
 from lrkit.show.panel_base import Panel, nothing_cached
-from lrkit.show.recipe_plots import plot_early_vs_final
+from lrkit.show.recipe_plots import plot_grid_early_vs_final
 
 __all__ = ["RecipePanel"]
 
@@ -19,7 +19,8 @@ __all__ = ["RecipePanel"]
 class RecipePanel(Panel):
     """Left: the chosen cell's validation loss per epoch (median over seeds, seeds faint), the other
     weight decays at the same LR and batch size in grey, the early epoch marked. Right: every cell in
-    the cache, its early validation loss against its final accuracy, the chosen one in red.
+    the cache, its early validation loss against its final accuracy (a colour per LR and batch size, the
+    lesson's ``colors[(lr, batch size)]`` where given, a shape per weight decay), the chosen one in red.
 
     Drawn from the result cache at once; *Compute missing* trains the chosen cell's missing seeds with
     ``train(seed=..., label=..., lr=..., wd=..., bs=...)``, the function the lesson's grid ran under the same
@@ -27,7 +28,8 @@ class RecipePanel(Panel):
 
     def __init__(self, train: Callable[..., FitResult], seeds: Sequence[int], *, lrs: Sequence[float],
                  wds: Sequence[float], batch_sizes: Sequence[int], early_epoch: int, cache_key: dict,
-                 value: tuple[float, float, int] | None = None, cache=None):
+                 value: tuple[float, float, int] | None = None, cache=None,
+                 colors: dict[tuple[float, int], str] | None = None):
         from lrkit.core.cache import ResultCache
 
         super().__init__()
@@ -35,6 +37,7 @@ class RecipePanel(Panel):
             if not options:
                 raise ValueError(f"Expected at least one value in {name}, got none")
         self.train, self.seeds, self.early_epoch, self.cache_key = train, list(seeds), early_epoch, cache_key
+        self.colors = dict(colors) if colors is not None else None  # (lr, batch size) -> colour; others grey
         self.cache = cache if cache is not None else ResultCache()
         lr, wd, bs = value or (lrs[0], wds[0], batch_sizes[0])
         style = {"description_width": "90px"}
@@ -77,8 +80,8 @@ class RecipePanel(Panel):
         found, _ = cached_conditions(self._cells, self.seeds, self.cache_key, self.cache)
         complete = {label: runs for label, runs in found.items() if len(runs) == len(self.seeds)}
         label, settings = self._chosen()
-        fig = Figure(figsize=(12, 4))
-        fig.subplots_adjust(left=0.07, right=0.97, bottom=0.14, top=0.9, wspace=0.25)
+        fig = Figure(figsize=(13, 4))
+        fig.subplots_adjust(left=0.06, right=0.82, bottom=0.14, top=0.9, wspace=0.25)  # the legend right of it
         ax_loss, ax_pair = fig.subplots(1, 2)
         if label in complete:
             same = {lb: runs for lb, runs in complete.items() if lb != label
@@ -102,7 +105,18 @@ class RecipePanel(Panel):
             self.status.value = (f"{label}: not in the cache yet, press Compute missing; {len(complete)} of "
                                  f"{len(self._cells)} cells in the cache")
         if complete:
-            plot_early_vs_final(complete, self.early_epoch, ax=ax_pair, final="accuracy", highlight=label)
+            # a colour per LR and batch size, a shape per weight decay, as in the lesson's figure of the grid
+            by_setting: dict[str, dict[float, list[FitResult]]] = {}
+            colors: dict[str, str] = {}
+            for lb, runs in complete.items():
+                c = self._cells[lb]
+                name = f"lr {c['lr']:.2g}, batch {c['bs']}"
+                by_setting.setdefault(name, {})[c["wd"]] = runs
+                colors.setdefault(name, self.colors.get((c["lr"], c["bs"]), "0.5") if self.colors is not None
+                                  else f"C{len(colors)}")
+            plot_grid_early_vs_final(by_setting, self.early_epoch, ax=ax_pair, final="accuracy",
+                                     colors=list(colors.values()),
+                                     highlight=(f"lr {settings['lr']:.2g}, batch {settings['bs']}", settings["wd"]))
             ax_pair.set_title("every cell in the cache")
         else:
             ax_pair.set_axis_off()

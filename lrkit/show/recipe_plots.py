@@ -12,7 +12,10 @@ from lrkit.runs.recipe import valid_losses_at
 from lrkit.runs.training import FitResult
 from lrkit.show.axes import ax_or_new, legend_outside
 
-__all__ = ["plot_to_target", "plot_valid_loss_vs_knob", "plot_early_vs_final"]
+__all__ = ["plot_to_target", "plot_valid_loss_vs_knob", "plot_early_vs_final", "plot_grid_early_vs_final",
+           "KNOB_MARKERS"]
+
+KNOB_MARKERS = ("o", "s", "^", "D", "v", "P")  # one per value of a knob: shapes, where labels would overlap
 
 
 def plot_to_target(by_lr: Mapping[float, Sequence[FitResult]], cycles: Mapping[int, Sequence[FitResult]],
@@ -74,22 +77,28 @@ def plot_valid_loss_vs_knob(settings: Mapping[str, Mapping[float, Sequence[FitRe
 
 def plot_early_vs_final(runs: Mapping, epoch: int, ax: Axes | None = None, *, final: str = "valid_loss",
                         color: str = "tab:blue", label: str | None = None, highlight=None,
-                        annotate: bool = False) -> Axes:
+                        annotate: bool = False, markers: Sequence[str] | None = None) -> Axes:
     """Each condition's validation loss after ``epoch`` epochs against its ``final`` validation loss (or
     ``final="accuracy"``), medians over seeds: if the early loss is the clue the recipe says it is, the
     points rise from left to right (fall, for accuracy).
     Call it once per group of conditions, each with its ``color`` and legend ``label``; ``highlight``
-    draws one condition in red; ``annotate`` names every point (for a few conditions)."""
+    draws one condition in red; ``annotate`` names every point (for a few conditions); ``markers``
+    gives each condition, in order, its own shape."""
     if final not in ("valid_loss", "accuracy"):
         raise ValueError(f"Expected final='valid_loss' or 'accuracy', got {final!r}")
+    if markers is not None and len(markers) < len(runs):
+        raise ValueError(f"Expected a marker for each of the {len(runs)} conditions, got {len(markers)}")
     ax = ax_or_new(ax)
+    labelled = False  # the group's label goes on its first point that is not the highlighted one
     for i, (name, results) in enumerate(runs.items()):
         early = float(np.median([r.valid_loss[epoch - 1] for r in results]))
         end = float(np.median([r.final_accuracy if final == "accuracy" else r.valid_loss[-1] for r in results]))
         chosen = name == highlight
-        legend = "your choice" if chosen else label if i == 0 else None
-        ax.plot(early, end, "o", ms=9 if chosen else 6, color="tab:red" if chosen else color,
-                alpha=1 if chosen else 0.7, label=legend, zorder=3 if chosen else 2)
+        legend = "your choice" if chosen else None if labelled else label
+        labelled = labelled or not chosen
+        ax.plot(early, end, "o" if markers is None else markers[i], ms=9 if chosen else 6,
+                color="tab:red" if chosen else color, alpha=1 if chosen else 0.7, label=legend,
+                zorder=3 if chosen else 2)
         if annotate:  # above and below in turn: neighbours on the grid often land close together
             ax.annotate(f"{name:g}" if isinstance(name, float) else str(name), (early, end),
                         xytext=(5, 4 if i % 2 == 0 else -10), textcoords="offset points", fontsize=7, color=color)
@@ -97,4 +106,30 @@ def plot_early_vs_final(runs: Mapping, epoch: int, ax: Axes | None = None, *, fi
            ylabel="final accuracy (median)" if final == "accuracy" else "final validation loss (median)")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="best", fontsize="small")
+    return ax
+
+
+def plot_grid_early_vs_final(grid: Mapping[str, Mapping[float, Sequence[FitResult]]], epoch: int,
+                             ax: Axes | None = None, *, final: str = "valid_loss", colors: Sequence[str] | None = None,
+                             knob: str = "wd", highlight: tuple[str, float] | None = None) -> Axes:
+    """Every cell of a grid, ``grid[setting][value]`` one run per seed, early against final as in
+    :func:`plot_early_vs_final`: a colour per setting (``colors``, by default ``C0``, ``C1``, ...), a shape
+    per value of the ``knob`` (the same value, the same shape, in every setting), both in one legend
+    beside the axes; ``highlight=(setting, value)`` draws that cell in red."""
+    from matplotlib.lines import Line2D
+
+    if colors is not None and len(colors) != len(grid):
+        raise ValueError(f"Expected one colour per setting ({len(grid)}), got {len(colors)}")
+    values = sorted({v for by_value in grid.values() for v in by_value})
+    if len(values) > len(KNOB_MARKERS):
+        raise ValueError(f"Expected at most {len(KNOB_MARKERS)} values of {knob}, got {len(values)}")
+    shape = dict(zip(values, KNOB_MARKERS))
+    ax = ax_or_new(ax)
+    for i, (setting, by_value) in enumerate(grid.items()):
+        chosen = highlight[1] if highlight is not None and highlight[0] == setting else None
+        plot_early_vs_final(by_value, epoch, ax, final=final, color=f"C{i}" if colors is None else colors[i],
+                            label=setting, highlight=chosen, markers=[shape[v] for v in by_value])
+    handles, _ = ax.get_legend_handles_labels()
+    handles += [Line2D([], [], ls="", marker=shape[v], color="0.45", label=f"{knob} {v:g}") for v in values]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0, fontsize="small")
     return ax

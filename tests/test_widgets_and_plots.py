@@ -42,6 +42,8 @@ def test_plots_draw_on_the_given_axes_and_return_them(results):
     labels = _lines(ax)
     assert labels[0] == "smoothed loss" and any(l.startswith("valley: ") for l in labels)
     assert ax.get_xscale() == "log"
+    plot_lr_find(results[1], ax=ax, methods=[], label="overlay", ls="--")  # dashed, in the legend too
+    assert [h.get_linestyle() for h in ax.get_legend().legend_handles if h.get_label() == "overlay"] == ["--"]
     ax2 = Figure().add_subplot()
     assert plot_lr_schedule(results[0], ax=ax2) is ax2 and ax2.get_yscale() == "log"
     np.testing.assert_allclose(ax2.get_lines()[0].get_ydata(), results[0].lrs)

@@ -26,15 +26,17 @@ def plot_lr_schedule(result: FinderResult, ax: Axes | None = None) -> Axes:
 
 
 def plot_lr_find(result: FinderResult, ax: Axes | None = None, *, methods: Iterable[str] | None = None,
-                 skip_end: int = 5, show_raw: bool = False, label: str | None = None, color=None) -> Axes:
-    """Smoothed loss against LR (log x), with the suggestions marked, as fastai's ``plot_lr_find``."""
+                 skip_end: int = 5, show_raw: bool = False, label: str | None = None, color=None,
+                 ls: str = "-") -> Axes:
+    """Smoothed loss against LR (log x), with the suggestions marked, as fastai's ``plot_lr_find``;
+    ``ls`` is the curve's line style (an overlay of two curves that coincide: one dashed)."""
     ax = ax_or_new(ax)
     previous_ylim = ax.get_ylim() if ax.get_lines() else None  # overlaying: keep earlier curves in view
     end = len(result.lrs) - skip_end if skip_end else len(result.lrs)
     lrs = result.lrs[:end]
     if show_raw:
         ax.plot(lrs, result.raw_losses[:end], color="0.75", lw=0.8, label="raw loss")
-    ax.plot(lrs, result.losses[:end], color=color, label=label if label is not None else "smoothed loss")
+    ax.plot(lrs, result.losses[:end], color=color, ls=ls, label=label if label is not None else "smoothed loss")
     for m in (result.suggestions if methods is None else methods):
         if result.suggestions.get(m) is None:
             continue

@@ -4,7 +4,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 
-__all__ = ["ax_or_new", "legend_outside", "SUGGESTION_COLORS"]
+__all__ = ["ax_or_new", "legend_outside", "check_colors", "SUGGESTION_COLORS"]
 
 
 SUGGESTION_COLORS = {"valley": "tab:orange", "slide": "tab:green", "minimum": "tab:red", "steep": "tab:purple"}
@@ -14,6 +14,13 @@ def ax_or_new(ax: Axes | None) -> Axes:
     return ax if ax is not None else plt.figure().add_subplot()
 
 
-def legend_outside(ax: Axes) -> None:
-    """The legend right of the axes, off the data."""
-    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
+def legend_outside(ax: Axes, **legend_kwargs) -> None:
+    """The legend right of the axes, off the data; ``legend_kwargs`` go to ``ax.legend`` (handles,
+    fontsize, ...)."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0, **legend_kwargs)
+
+
+def check_colors(colors, n: int, what: str) -> None:
+    """``colors`` (None, or one colour per drawn ``what``) against the ``n`` things drawn."""
+    if colors is not None and len(colors) != n:
+        raise ValueError(f"Expected one colour per {what} ({n}), got {len(colors)}")

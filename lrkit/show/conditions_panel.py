@@ -28,8 +28,7 @@ class ConditionsPanel(Panel):
 
         super().__init__()
         self.conditions, self.train, self.seeds = dict(conditions), train, list(seeds)
-        unknown = sorted(set(colors or {}) - set(self.conditions))
-        if unknown or (colors is not None and len(colors) != len(self.conditions)):
+        if colors is not None and set(colors) != set(self.conditions):
             raise ValueError(f"Expected one colour for each condition {list(self.conditions)}, got colours for "
                              f"{list(colors or {})}")
         self.colors = dict(colors) if colors is not None else {c: f"C{i}" for i, c in enumerate(self.conditions)}

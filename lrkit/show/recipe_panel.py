@@ -110,14 +110,19 @@ class RecipePanel(Panel):
             colors: dict[str, str] = {}
             for lb, runs in complete.items():
                 c = self._cells[lb]
-                name = f"lr {c['lr']:.2g}, batch {c['bs']}"
+                name = _setting(c)
                 by_setting.setdefault(name, {})[c["wd"]] = runs
                 colors.setdefault(name, self.colors.get((c["lr"], c["bs"]), "0.5") if self.colors is not None
                                   else f"C{len(colors)}")
             plot_grid_early_vs_final(by_setting, self.early_epoch, ax=ax_pair, final="accuracy",
                                      colors=list(colors.values()),
-                                     highlight=(f"lr {settings['lr']:.2g}, batch {settings['bs']}", settings["wd"]))
+                                     highlight=(_setting(settings), settings["wd"]))
             ax_pair.set_title("every cell in the cache")
         else:
             ax_pair.set_axis_off()
         self._show(fig)
+
+
+def _setting(cell: dict) -> str:
+    """A cell's LR and batch size, the group it is drawn with."""
+    return f"lr {cell['lr']:.2g}, batch {cell['bs']}"

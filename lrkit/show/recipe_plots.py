@@ -10,7 +10,7 @@ from matplotlib.axes import Axes
 
 from lrkit.runs.recipe import valid_losses_at
 from lrkit.runs.training import FitResult
-from lrkit.show.axes import ax_or_new, legend_outside
+from lrkit.show.axes import ax_or_new, check_colors, legend_outside
 
 __all__ = ["plot_to_target", "plot_valid_loss_vs_knob", "plot_early_vs_final", "plot_grid_early_vs_final",
            "KNOB_MARKERS"]
@@ -52,8 +52,7 @@ def plot_valid_loss_vs_knob(settings: Mapping[str, Mapping[float, Sequence[FitRe
     value after ``epoch`` epochs (at the end when None): the median as a line, seeds as dots, the lowest
     median ringed. ``colors`` keep a setting's colour across panels."""
     ax = ax_or_new(ax)
-    if colors is not None and len(colors) != len(settings):
-        raise ValueError(f"Expected one colour per setting ({len(settings)}), got {len(colors)}")
+    check_colors(colors, len(settings), "setting")
     for i, (label, runs) in enumerate(settings.items()):
         color = f"C{i}" if colors is None else colors[i]
         losses = valid_losses_at(runs, epoch)
@@ -77,13 +76,13 @@ def plot_valid_loss_vs_knob(settings: Mapping[str, Mapping[float, Sequence[FitRe
 
 def plot_early_vs_final(runs: Mapping, epoch: int, ax: Axes | None = None, *, final: str = "valid_loss",
                         color: str = "tab:blue", label: str | None = None, highlight=None,
-                        annotate: bool = False, markers: Sequence[str] | None = None) -> Axes:
+                        annotate: bool = False, markers: Sequence[str] | None = None, legend: bool = True) -> Axes:
     """Each condition's validation loss after ``epoch`` epochs against its ``final`` validation loss (or
     ``final="accuracy"``), medians over seeds: if the early loss is the clue the recipe says it is, the
     points rise from left to right (fall, for accuracy).
     Call it once per group of conditions, each with its ``color`` and legend ``label``; ``highlight``
     draws one condition in red; ``annotate`` names every point (for a few conditions); ``markers``
-    gives each condition, in order, its own shape."""
+    gives each condition, in order, its own shape; ``legend=False`` leaves the legend to the caller."""
     if final not in ("valid_loss", "accuracy"):
         raise ValueError(f"Expected final='valid_loss' or 'accuracy', got {final!r}")
     if markers is not None and len(markers) < len(runs):
@@ -94,17 +93,17 @@ def plot_early_vs_final(runs: Mapping, epoch: int, ax: Axes | None = None, *, fi
         early = float(np.median([r.valid_loss[epoch - 1] for r in results]))
         end = float(np.median([r.final_accuracy if final == "accuracy" else r.valid_loss[-1] for r in results]))
         chosen = name == highlight
-        legend = "your choice" if chosen else None if labelled else label
+        entry = "your choice" if chosen else None if labelled else label
         labelled = labelled or not chosen
         ax.plot(early, end, "o" if markers is None else markers[i], ms=9 if chosen else 6,
-                color="tab:red" if chosen else color, alpha=1 if chosen else 0.7, label=legend,
+                color="tab:red" if chosen else color, alpha=1 if chosen else 0.7, label=entry,
                 zorder=3 if chosen else 2)
         if annotate:  # above and below in turn: neighbours on the grid often land close together
             ax.annotate(f"{name:g}" if isinstance(name, float) else str(name), (early, end),
                         xytext=(5, 4 if i % 2 == 0 else -10), textcoords="offset points", fontsize=7, color=color)
     ax.set(xlabel=f"validation loss after epoch {epoch} (median)",
            ylabel="final accuracy (median)" if final == "accuracy" else "final validation loss (median)")
-    if ax.get_legend_handles_labels()[0]:
+    if legend and ax.get_legend_handles_labels()[0]:
         ax.legend(loc="best", fontsize="small")
     return ax
 
@@ -118,8 +117,7 @@ def plot_grid_early_vs_final(grid: Mapping[str, Mapping[float, Sequence[FitResul
     beside the axes; ``highlight=(setting, value)`` draws that cell in red."""
     from matplotlib.lines import Line2D
 
-    if colors is not None and len(colors) != len(grid):
-        raise ValueError(f"Expected one colour per setting ({len(grid)}), got {len(colors)}")
+    check_colors(colors, len(grid), "setting")
     values = sorted({v for by_value in grid.values() for v in by_value})
     if len(values) > len(KNOB_MARKERS):
         raise ValueError(f"Expected at most {len(KNOB_MARKERS)} values of {knob}, got {len(values)}")
@@ -128,8 +126,8 @@ def plot_grid_early_vs_final(grid: Mapping[str, Mapping[float, Sequence[FitResul
     for i, (setting, by_value) in enumerate(grid.items()):
         chosen = highlight[1] if highlight is not None and highlight[0] == setting else None
         plot_early_vs_final(by_value, epoch, ax, final=final, color=f"C{i}" if colors is None else colors[i],
-                            label=setting, highlight=chosen, markers=[shape[v] for v in by_value])
+                            label=setting, highlight=chosen, markers=[shape[v] for v in by_value], legend=False)
     handles, _ = ax.get_legend_handles_labels()
     handles += [Line2D([], [], ls="", marker=shape[v], color="0.45", label=f"{knob} {v:g}") for v in values]
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0, fontsize="small")
+    legend_outside(ax, handles=handles, fontsize="small")
     return ax

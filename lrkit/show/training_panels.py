@@ -7,6 +7,7 @@ from typing import Callable, Sequence
 import ipywidgets as W
 from matplotlib.figure import Figure
 
+from lrkit.show.axes import check_colors
 from lrkit.show.training_plots import plot_fit_histories, plot_schedule
 from lrkit.runs.training import FitResult
 from lrkit.show.panel_base import TrialPanel
@@ -130,9 +131,7 @@ class DiscriminativePanel(TrialPanel):
                  train: Callable[[slice], FitResult] | None = None, references: Sequence[FitResult] = (),
                  reference_colors: Sequence[str] | None = None):
         super().__init__(references)
-        if reference_colors is not None and len(reference_colors) != len(self.references):
-            raise ValueError(f"Expected one colour per reference run ({len(self.references)}), got "
-                             f"{len(reference_colors)}")
+        check_colors(reference_colors, len(self.references), "reference run")
         self.names, self.train = list(group_names), train
         self.reference_colors = list(reference_colors) if reference_colors is not None else None
         style = {"description_width": "110px"}

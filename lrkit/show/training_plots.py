@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.axes import Axes
 
 from lrkit.runs.training import FitResult
-from lrkit.show.axes import ax_or_new, legend_outside as _legend_outside
+from lrkit.show.axes import ax_or_new, check_colors, legend_outside as _legend_outside
 
 __all__ = ["plot_fit_histories", "plot_schedule", "plot_lr_per_epoch", "plot_group_lrs", "plot_group_schedules",
            "plot_effective_lrs", "plot_branch_lrs", "plot_final_vs_lr", "plot_group_drift"]
@@ -20,8 +20,7 @@ def plot_fit_histories(results: Sequence[FitResult], metric: str = "accuracy", a
     """One line per run of ``metric`` ('accuracy', 'valid_loss' or 'train_loss') per epoch; ``colors``
     (one per run) keep a condition's colour across panels; ``legend_outside`` puts the legend right
     of the axes, off the data."""
-    if colors is not None and len(colors) != len(results):
-        raise ValueError(f"Expected one colour per run ({len(results)}), got {len(colors)}")
+    check_colors(colors, len(results), "run")
     if metric not in ("accuracy", "valid_loss", "train_loss"):
         raise ValueError(f"Expected metric 'accuracy', 'valid_loss' or 'train_loss', got {metric!r}")
     ax = ax_or_new(ax)
@@ -111,8 +110,7 @@ def plot_group_drift(grid: Mapping[str, Sequence[FitResult]], names: Sequence[st
     with frozen groups show no bar there (they did not move)."""
     ax = ax_or_new(ax)
     labels = list(grid)
-    if colors is not None and len(colors) != len(labels):
-        raise ValueError(f"Expected one colour per condition ({len(labels)}), got {len(colors)}")
+    check_colors(colors, len(labels), "condition")
     width = 0.8 / max(1, len(labels))
     for i, label in enumerate(labels):
         drift = np.array([r.group_drift for r in grid[label]], dtype=float)
@@ -151,8 +149,7 @@ def plot_effective_lrs(runs: Sequence[FitResult], ax: Axes | None = None, *,
     """The step size each run took, iteration by iteration (``d * lr`` for Prodigy and
     D-Adaptation), with the range test's suggestions as horizontal lines; ``colors`` (one per run)
     keep a condition's colour across panels."""
-    if colors is not None and len(colors) != len(runs):
-        raise ValueError(f"Expected one colour per run ({len(runs)}), got {len(colors)}")
+    check_colors(colors, len(runs), "run")
     ax = ax_or_new(ax)
     for i, r in enumerate(runs):
         ax.plot(np.arange(len(r.effective_lrs)), r.effective_lrs, label=r.label,
@@ -172,8 +169,7 @@ def plot_branch_lrs(branches: Sequence[FitResult], ax: Axes | None = None, *,
     """The LR of each run at every iteration, e.g. the branches of one warmup-stable-decay run: a shared
     trunk, then each decay. Run i gets ``colors[i]``, by default ``Ci``, as when the runs are passed in the
     same order to :func:`plot_fit_histories`."""
-    if colors is not None and len(colors) != len(branches):
-        raise ValueError(f"Expected one colour per run ({len(branches)}), got {len(colors)}")
+    check_colors(colors, len(branches), "run")
     ax = ax_or_new(ax)
     for i, r in sorted(enumerate(branches), key=lambda ir: -len(ir[1].lrs)):  # the longest under the others
         ax.plot(np.arange(len(r.lrs)), r.lrs, label=r.label, lw=2, color=f"C{i}" if colors is None else colors[i])
